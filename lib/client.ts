@@ -1,0 +1,340 @@
+/**
+ * The client side of a TLV connection: connect (TCP or TLS) with a timeout,
+ * say hello, then pipeline requests matched to responses by id.
+ *
+ * @module
+ */
+
+import { DEFAULT_LIMITS, TlvDecodeError } from "../protocol/tlv/frame.ts";
+import { decodeMessage } from "../protocol/tlv/message.ts";
+import { RemoteError } from "../protocol/tlv/protocol_error.ts";
+import {
+  type Message,
+  type MessageFields,
+  type MessageName,
+  PROTOCOL_VERSION,
+  type ServiceName,
+} from "../protocol/tlv/registry.ts";
+import { FrameConnection } from "./frame_conn.ts";
+import type { Tracer } from "./trace.ts";
+import { VERSION } from "./version.ts";
+
+/** A connection that could not be made or broke; exit code 1. */
+export class ConnectionError extends Error {
+  /** Creates the error. */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "ConnectionError";
+  }
+}
+
+/** Options for {@linkcode connectTlv}. */
+export interface ConnectOptions {
+  /** Server address. Default 127.0.0.1. */
+  hostname?: string;
+  /** Server port. */
+  port: number;
+  /** Service to say hello to. */
+  service: ServiceName;
+  /** Connect over TLS; `caCerts` adds trusted roots (PEM). */
+  tls?: { caCerts?: string[] } | undefined;
+  /** Bound on connecting, on the hello and on waiting for any answer (ms). Default 10 000. */
+  timeoutMs?: number;
+  /** `--trace` printer. */
+  tracer?: Tracer | undefined;
+  /** Aborting closes the connection. */
+  signal?: AbortSignal;
+}
+
+type Fields<M extends MessageName> = MessageFields<M>;
+type WithoutId<T> = Omit<T, "id">;
+
+interface Pending {
+  resolve(message: Message): void;
+  reject(error: Error): void;
+}
+
+/**
+ * A connected, greeted TLV client.
+ *
+ * @example
+ * ```ts
+ * await using client = await connectTlv({ port, service: "calc" });
+ * const answer = await client.request("calc_request", { expression: "1+2" });
+ * ```
+ */
+export class TlvClient implements AsyncDisposable {
+  readonly fc: FrameConnection;
+  /** What the server said in its hello_ok. */
+  readonly hello: Fields<"hello_ok">;
+  #nextId = 1;
+  #pending = new Map<number, Pending>();
+  #timeoutMs: number;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #failure: Error | undefined;
+  #loop: Promise<void>;
+  #onPush: ((message: Message) => void) | undefined;
+
+  #backlog: Message[];
+
+  /** Use {@linkcode connectTlv}. */
+  constructor(
+    fc: FrameConnection,
+    hello: Fields<"hello_ok">,
+    options: { timeoutMs: number; backlog?: Message[] },
+  ) {
+    this.fc = fc;
+    this.hello = hello;
+    this.#timeoutMs = options.timeoutMs;
+    this.#backlog = options.backlog ?? [];
+    this.#loop = this.#readLoop();
+  }
+
+  /** Requests waiting for their answer. */
+  get pending(): number {
+    return this.#pending.size;
+  }
+
+  /** Receives messages that answer no request (server pushes). */
+  onPush(listener: (message: Message) => void): void {
+    this.#onPush = listener;
+    const early = this.#backlog;
+    this.#backlog = [];
+    for (const message of early) listener(message);
+  }
+
+  /**
+   * Sends a request with a fresh id and resolves with the answer that echoes
+   * it. An `error` frame rejects with {@linkcode RemoteError}. Requests
+   * made in the same turn share one socket write.
+   */
+  request<M extends MessageName>(
+    type: M,
+    fields: WithoutId<Fields<M>>,
+  ): Promise<Message> {
+    if (this.#failure) return Promise.reject(this.#failure);
+    const id = this.#nextId;
+    this.#nextId = this.#nextId === 0xffffffff ? 1 : this.#nextId + 1;
+    const { promise, resolve, reject } = Promise.withResolvers<Message>();
+    this.#pending.set(id, { resolve, reject });
+    if (this.#timer === undefined) this.#arm();
+    this.fc.send(type, { ...fields, id } as unknown as Fields<M>);
+    return promise;
+  }
+
+  /** Sends a message that expects no answer. */
+  send<M extends MessageName>(type: M, fields: Fields<M>): void {
+    this.fc.send(type, fields);
+  }
+
+  #arm(): void {
+    clearTimeout(this.#timer);
+    this.#timer = setTimeout(() => {
+      this.#fail(
+        new ConnectionError(
+          `no answer from ${this.fc.peer} within ${this.#timeoutMs} ms`,
+        ),
+      );
+    }, this.#timeoutMs);
+  }
+
+  async #readLoop(): Promise<void> {
+    try {
+      for (;;) {
+        const frames = await this.fc.readFrames();
+        if (frames === null) {
+          this.#fail(
+            new ConnectionError(`${this.fc.peer} closed the connection`),
+          );
+          return;
+        }
+        for (const frame of frames) {
+          this.#deliver(decodeMessage(frame, DEFAULT_LIMITS));
+        }
+        if (this.#pending.size > 0) this.#arm();
+        else {
+          clearTimeout(this.#timer);
+          this.#timer = undefined;
+        }
+      }
+    } catch (error) {
+      this.#fail(
+        error instanceof TlvDecodeError
+          ? new ConnectionError(
+            `bad frame from ${this.fc.peer}: ${error.message}`,
+          )
+          : new ConnectionError(
+            `connection to ${this.fc.peer} failed: ${(error as Error).message}`,
+            { cause: error },
+          ),
+      );
+    }
+  }
+
+  #deliver(message: Message): void {
+    const id = "id" in message.fields ? message.fields.id : undefined;
+    const waiter = id === undefined ? undefined : this.#pending.get(id);
+    if (waiter === undefined || id === undefined) {
+      if (message.type === "error") {
+        this.#fail(new RemoteError(message.fields));
+      } else if (this.#onPush) {
+        this.#onPush(message);
+      } else {
+        this.#backlog.push(message);
+      }
+      return;
+    }
+    this.#pending.delete(id);
+    if (message.type === "error") {
+      waiter.reject(new RemoteError(message.fields));
+    } else waiter.resolve(message);
+  }
+
+  #fail(error: Error): void {
+    if (this.#failure) return;
+    this.#failure = error;
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    for (const p of this.#pending.values()) p.reject(error);
+    this.#pending.clear();
+    this.fc.close();
+  }
+
+  /** Waits for queued requests to be written, then closes. */
+  async close(): Promise<void> {
+    await this.fc.closeAfterFlush(1000);
+    this.#fail(new ConnectionError("connection closed"));
+    await this.#loop;
+  }
+
+  /** Same as {@linkcode close}. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}
+
+/**
+ * Connects, sends hello and waits for hello_ok.
+ *
+ * Throws {@linkcode ConnectionError} when the server cannot be reached or
+ * does not answer in time, {@linkcode RemoteError} when it refuses the hello
+ * (wrong service, version, busy).
+ */
+export async function connectTlv(options: ConnectOptions): Promise<TlvClient> {
+  const hostname = options.hostname ?? "127.0.0.1";
+  const timeoutMs = options.timeoutMs ?? 10_000;
+  const where = `${hostname}:${options.port}`;
+  const timeout = AbortSignal.timeout(timeoutMs);
+  const signal = options.signal
+    ? AbortSignal.any([timeout, options.signal])
+    : timeout;
+  let conn: Deno.Conn;
+  try {
+    conn = options.tls
+      ? await withSignal(
+        Deno.connectTls({
+          hostname,
+          port: options.port,
+          ...(options.tls.caCerts ? { caCerts: options.tls.caCerts } : {}),
+        }),
+        signal,
+      )
+      : await Deno.connect({ hostname, port: options.port, signal });
+  } catch (error) {
+    throw new ConnectionError(describeConnectError(error, where, timeoutMs), {
+      cause: error,
+    });
+  }
+  const fc = new FrameConnection(conn, { tracer: options.tracer });
+  const onAbort = () => fc.close();
+  options.signal?.addEventListener("abort", onAbort, { once: true });
+  fc.send("hello", {
+    version: PROTOCOL_VERSION,
+    service: options.service,
+    agent: `socklab/${VERSION}`,
+  });
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    fc.close();
+  }, timeoutMs);
+  try {
+    for (;;) {
+      const frames = await fc.readFrames().catch((error) => {
+        throw new ConnectionError(
+          timedOut
+            ? `no hello from ${where} within ${timeoutMs} ms`
+            : `connection to ${where} failed during hello: ${
+              (error as Error).message
+            }`,
+          { cause: error },
+        );
+      });
+      if (frames === null) {
+        throw new ConnectionError(
+          timedOut
+            ? `no hello from ${where} within ${timeoutMs} ms`
+            : `${where} closed the connection during hello`,
+        );
+      }
+      const [first, ...rest] = frames.map((f) => decodeMessage(f));
+      if (first === undefined) continue;
+      if (first.type === "error") throw new RemoteError(first.fields);
+      if (first.type !== "hello_ok") {
+        throw new ConnectionError(
+          `${where} answered the hello with ${first.type}`,
+        );
+      }
+      // A server may push right after hello_ok, in the same chunk.
+      return new TlvClient(fc, first.fields, { timeoutMs, backlog: rest });
+    }
+  } catch (error) {
+    fc.close();
+    if (error instanceof TlvDecodeError) {
+      throw new ConnectionError(
+        `${where} does not speak the socklab protocol: ${error.message}`,
+      );
+    }
+    throw error;
+  } finally {
+    clearTimeout(timer);
+    options.signal?.removeEventListener("abort", onAbort);
+  }
+}
+
+async function withSignal<T extends Deno.Conn>(
+  p: Promise<T>,
+  signal: AbortSignal,
+): Promise<T> {
+  if (signal.aborted) throw signal.reason;
+  const { promise, reject } = Promise.withResolvers<never>();
+  const onAbort = () => reject(signal.reason);
+  signal.addEventListener("abort", onAbort, { once: true });
+  try {
+    return await Promise.race([p, promise]);
+  } finally {
+    signal.removeEventListener("abort", onAbort);
+    // A connection that lands after the timeout is closed, not leaked.
+    if (signal.aborted) p.then((c) => c.close(), () => {});
+  }
+}
+
+function describeConnectError(
+  error: unknown,
+  where: string,
+  timeoutMs: number,
+): string {
+  if (error instanceof Deno.errors.ConnectionRefused) {
+    return `cannot connect to ${where}: connection refused (is the server running?)`;
+  }
+  if (
+    error instanceof DOMException &&
+    (error.name === "TimeoutError" || error.name === "AbortError")
+  ) {
+    return `cannot connect to ${where}: no answer within ${timeoutMs} ms`;
+  }
+  if (error instanceof Deno.errors.NotCapable) {
+    return `cannot connect to ${where}: network access is not granted to this role`;
+  }
+  return `cannot connect to ${where}: ${(error as Error).message}`;
+}

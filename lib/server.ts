@@ -1,0 +1,578 @@
+/**
+ * The server host for TLV services: TCP or TLS listener, hello handshake,
+ * per-connection isolation, idle timeout, connection cap, backpressure and
+ * graceful shutdown. A service only sees decoded messages.
+ *
+ * @module
+ */
+
+import {
+  DEFAULT_LIMITS,
+  TlvDecodeError,
+  type TlvLimits,
+} from "../protocol/tlv/frame.ts";
+import { decodeMessage, encodeMessage } from "../protocol/tlv/message.ts";
+import { ProtocolError } from "../protocol/tlv/protocol_error.ts";
+import {
+  type Message,
+  type MessageFields,
+  type MessageName,
+  PROTOCOL_VERSION,
+  type ServiceName,
+} from "../protocol/tlv/registry.ts";
+import { formatAddr, FrameConnection } from "./frame_conn.ts";
+import { Logger } from "./log.ts";
+import type { Tracer } from "./trace.ts";
+import { isTransportError } from "./transport.ts";
+import { VERSION } from "./version.ts";
+
+/** What a service handler can do with the connection it serves. */
+export interface Session {
+  /** `host:port` of the peer. */
+  readonly peer: string;
+  /** Service the peer said hello to (UDP sessions use the only service). */
+  readonly service: ServiceName;
+  /** Aborted when the connection closes; long work should stop. */
+  readonly signal: AbortSignal;
+  /** Queues a message to the peer. */
+  send<M extends MessageName>(type: M, fields: MessageFields<M>): void;
+  /** Resolves when the peer has taken what was queued (backpressure). */
+  drained(): Promise<void>;
+}
+
+/** A TLV service: the logic of one system, testable without sockets. */
+export interface TlvService {
+  /** The name a hello asks for. */
+  readonly name: ServiceName;
+  /**
+   * Handles one message after the hello. Throw {@linkcode ProtocolError} to
+   * answer with an error frame; the request `id`, if any, is echoed.
+   * Synchronous handlers keep pipelined answers in one socket write.
+   */
+  handle(message: Message, session: Session): void | Promise<void>;
+  /** Called once when a connection's session ends. */
+  closed?(session: Session): void;
+}
+
+/** Options for {@linkcode TlvServer}. */
+export interface TlvServerOptions {
+  /** Services offered on this port; a hello picks one. */
+  services: readonly TlvService[];
+  /** Address to bind. Default 127.0.0.1. */
+  hostname?: string;
+  /** Port; 0 picks a free one. Default 0. */
+  port?: number;
+  /** PEM certificate and key: listen with TLS. */
+  tls?: { cert: string; key: string } | undefined;
+  /** Decoder limits. */
+  limits?: Partial<TlvLimits>;
+  /** Close a connection silent for this long (ms). Default 60 000. */
+  idleTimeoutMs?: number;
+  /** Most connections served at once. Default 1024. */
+  maxConnections?: number;
+  /** How long shutdown waits for in-flight work (ms). Default 5000. */
+  graceMs?: number;
+  /** Logger for connection events. */
+  log?: Logger;
+  /** `--trace` printer. */
+  tracer?: Tracer | undefined;
+  /** Aborting it starts a graceful shutdown. */
+  signal?: AbortSignal;
+}
+
+const HTTP_METHODS = /^(GET|HEAD|POST|PUT|DELETE|OPTIONS|PATCH|CONNECT|TRACE) /;
+const latin1 = new TextDecoder("latin1");
+
+/**
+ * Serves TLV services on one TCP (or TLS) port. Binds in the constructor, so
+ * `addr` is valid at once.
+ *
+ * @example
+ * ```ts
+ * await using server = new TlvServer({ services: [calcService()], port: 0 });
+ * console.log(server.addr.port);
+ * ```
+ */
+export class TlvServer implements AsyncDisposable {
+  readonly addr: Deno.NetAddr;
+  /** Resolves when the server has stopped and every connection is closed. */
+  readonly finished: Promise<void>;
+  #listener: Deno.Listener;
+  #services: Map<string, TlvService>;
+  #limits: TlvLimits;
+  #idleTimeoutMs: number;
+  #maxConnections: number;
+  #graceMs: number;
+  #log: Logger;
+  #tracer: Tracer | undefined;
+  #connections = new Set<Connection>();
+  #closing = false;
+  #done = Promise.withResolvers<void>();
+
+  /** Binds and starts accepting. */
+  constructor(options: TlvServerOptions) {
+    this.#services = new Map(options.services.map((s) => [s.name, s]));
+    this.#limits = { ...DEFAULT_LIMITS, ...options.limits };
+    this.#idleTimeoutMs = options.idleTimeoutMs ?? 60_000;
+    this.#maxConnections = options.maxConnections ?? 1024;
+    this.#graceMs = options.graceMs ?? 5000;
+    this.#log = options.log ?? new Logger({ name: "server" });
+    this.#tracer = options.tracer;
+    const listen = {
+      hostname: options.hostname ?? "127.0.0.1",
+      port: options.port ?? 0,
+    };
+    this.#listener = options.tls
+      ? Deno.listenTls({
+        ...listen,
+        cert: options.tls.cert,
+        key: options.tls.key,
+      })
+      : Deno.listen(listen);
+    this.addr = this.#listener.addr as Deno.NetAddr;
+    this.finished = this.#done.promise;
+    options.signal?.addEventListener("abort", () => this.shutdown(), {
+      once: true,
+    });
+    this.#acceptLoop();
+  }
+
+  /** Connections being served now. */
+  get connections(): number {
+    return this.#connections.size;
+  }
+
+  /** The limits this server enforces. */
+  get limits(): TlvLimits {
+    return this.#limits;
+  }
+
+  async #acceptLoop(): Promise<void> {
+    try {
+      for await (const conn of this.#listener) {
+        if (this.#connections.size >= this.#maxConnections) {
+          this.#refuse(conn);
+          continue;
+        }
+        const connection = new Connection(conn, this);
+        this.#connections.add(connection);
+        connection.run().finally(() => this.#connections.delete(connection));
+      }
+    } catch (error) {
+      if (!this.#closing) this.#log.error("accept failed", { error });
+    }
+  }
+
+  #refuse(conn: Deno.Conn): void {
+    const peer = formatAddr(conn.remoteAddr);
+    this.#log.warn("connection refused: at the connection limit", {
+      peer,
+      limit: this.#maxConnections,
+    });
+    const frame = new ProtocolError(
+      "server_busy",
+      `server is at its limit of ${this.#maxConnections} connections; try again later`,
+    ).toFrame();
+    conn.write(frame).catch(() => {}).finally(() => {
+      try {
+        conn.close();
+      } catch { /* peer already gone */ }
+    });
+  }
+
+  /**
+   * Stops accepting, lets in-flight requests finish within the grace
+   * period, then closes every connection. Idempotent.
+   */
+  shutdown(): Promise<void> {
+    if (this.#closing) return this.finished;
+    this.#closing = true;
+    try {
+      this.#listener.close();
+    } catch { /* already closed */ }
+    const all = [...this.#connections];
+    for (const c of all) c.beginShutdown();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const grace = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, this.#graceMs);
+    });
+    Promise.race([Promise.all(all.map((c) => c.done)), grace])
+      .then(() => {
+        clearTimeout(timer);
+        for (const c of this.#connections) c.forceClose();
+        return Promise.all([...this.#connections].map((c) => c.done));
+      })
+      .then(() => this.#done.resolve());
+    return this.finished;
+  }
+
+  /** Same as {@linkcode shutdown}. */
+  close(): Promise<void> {
+    return this.shutdown();
+  }
+
+  /** Shuts down gracefully. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.shutdown();
+  }
+
+  /** @internal What connections need from their server. */
+  get _ctx(): ServerContext {
+    return {
+      services: this.#services,
+      limits: this.#limits,
+      idleTimeoutMs: this.#idleTimeoutMs,
+      log: this.#log,
+      tracer: this.#tracer,
+      closing: () => this.#closing,
+    };
+  }
+}
+
+interface ServerContext {
+  services: Map<string, TlvService>;
+  limits: TlvLimits;
+  idleTimeoutMs: number;
+  log: Logger;
+  tracer: Tracer | undefined;
+  closing: () => boolean;
+}
+
+/** One accepted connection and its session. */
+class Connection implements Session {
+  readonly fc: FrameConnection;
+  readonly peer: string;
+  service: ServiceName = "echo";
+  #ctx: ServerContext;
+  #handler: TlvService | undefined;
+  #abort = new AbortController();
+  #inFlight = 0;
+  #idleTimer: ReturnType<typeof setTimeout> | undefined;
+  #shuttingDown = false;
+  #done = Promise.withResolvers<void>();
+  readonly done = this.#done.promise;
+
+  constructor(conn: Deno.Conn, server: TlvServer) {
+    this.#ctx = server._ctx;
+    this.fc = new FrameConnection(conn, {
+      limits: this.#ctx.limits,
+      tracer: this.#ctx.tracer,
+    });
+    this.peer = this.fc.peer;
+  }
+
+  get signal(): AbortSignal {
+    return this.#abort.signal;
+  }
+
+  send<M extends MessageName>(type: M, fields: MessageFields<M>): void {
+    this.fc.send(type, fields);
+  }
+
+  drained(): Promise<void> {
+    return this.fc.drained();
+  }
+
+  async run(): Promise<void> {
+    const log = this.#ctx.log;
+    log.debug("connection opened", { peer: this.peer });
+    this.#armIdle();
+    try {
+      await this.#sniff();
+      while (!this.fc.closed) {
+        const frames = await this.fc.readFrames();
+        if (frames === null) break;
+        this.#armIdle();
+        this.fc.cork();
+        try {
+          for (const frame of frames) {
+            if (this.fc.closed) break;
+            let message: Message;
+            try {
+              message = decodeMessage(frame, this.#ctx.limits);
+            } catch (error) {
+              if (!(error instanceof TlvDecodeError)) throw error;
+              this.#reject(
+                new ProtocolError(error.code, error.message),
+                peekId(frame.body),
+              );
+              continue;
+            }
+            this.#dispatch(message);
+          }
+        } finally {
+          this.fc.uncork();
+        }
+        // A peer that pipelines without reading must not grow our memory.
+        if (this.fc.congested) await this.fc.drained();
+      }
+    } catch (error) {
+      if (error instanceof TlvDecodeError) {
+        this.#reject(new ProtocolError(error.code, error.message));
+      } else if (isTransportError(error) || this.fc.closed) {
+        log.debug("connection ended", {
+          peer: this.peer,
+          reason: String(error),
+        });
+      } else {
+        log.error("connection failed", { peer: this.peer, error });
+        if (log.enabled("debug")) log.debug((error as Error).stack ?? "");
+      }
+    } finally {
+      clearTimeout(this.#idleTimer);
+      await this.#settle();
+      await this.fc.closeAfterFlush(1000);
+      this.#abort.abort();
+      if (this.#handler) {
+        try {
+          this.#handler.closed?.(this);
+        } catch (error) {
+          log.error("service cleanup failed", { peer: this.peer, error });
+        }
+      }
+      log.debug("connection closed", { peer: this.peer });
+      this.#done.resolve();
+    }
+  }
+
+  /** A peer speaking HTTP or TLS to a plaintext TLV port gets told so. */
+  async #sniff(): Promise<void> {
+    const first = await this.fc.readRaw();
+    if (first === null) return;
+    const head = latin1.decode(first.subarray(0, 16));
+    if (HTTP_METHODS.test(head)) {
+      const body = `This port speaks the socklab TLV protocol (${
+        [...this.#ctx.services.keys()].join(", ")
+      }), not HTTP. See docs/PROTOCOL.md.\n`;
+      this.#ctx.log.warn("HTTP request on a TLV port", { peer: this.peer });
+      this.fc.sendBytes(new TextEncoder().encode(
+        `HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`,
+      ));
+      this.fc.cork();
+      this.fc.uncork();
+      await this.fc.closeAfterFlush(1000);
+      return;
+    }
+    if (first[0] === 0x16 && first[1] === 0x03) {
+      this.#ctx.log.warn(
+        "TLS handshake on a plaintext port; use a plain client or start the server with --tls-cert/--tls-key",
+        { peer: this.peer },
+      );
+      this.fc.close();
+      return;
+    }
+    // Not sniffed away: these bytes are the start of the TLV stream.
+    const frames = this.fc.reader.push(first);
+    this.fc.cork();
+    try {
+      for (const frame of frames) {
+        if (this.fc.closed) break;
+        let message: Message;
+        try {
+          message = decodeMessage(frame, this.#ctx.limits);
+        } catch (error) {
+          if (!(error instanceof TlvDecodeError)) throw error;
+          this.#reject(
+            new ProtocolError(error.code, error.message),
+            peekId(frame.body),
+          );
+          continue;
+        }
+        this.#dispatch(message);
+      }
+    } finally {
+      this.fc.uncork();
+    }
+  }
+
+  #armIdle(): void {
+    clearTimeout(this.#idleTimer);
+    this.#idleTimer = setTimeout(() => {
+      this.#ctx.log.info("closing idle connection", {
+        peer: this.peer,
+        idle_ms: this.#ctx.idleTimeoutMs,
+      });
+      this.#reject(
+        new ProtocolError(
+          "idle_timeout",
+          `nothing received for ${this.#ctx.idleTimeoutMs} ms; closing`,
+        ),
+      );
+    }, this.#ctx.idleTimeoutMs);
+  }
+
+  #dispatch(message: Message): void {
+    const id = "id" in message.fields ? message.fields.id : undefined;
+    if (this.#handler === undefined) {
+      this.#hello(message);
+      return;
+    }
+    if (message.type === "ping") {
+      this.send("pong", id !== undefined ? { id } : {});
+      return;
+    }
+    if (message.type === "hello") {
+      this.#reject(
+        new ProtocolError(
+          "unexpected_message",
+          "hello was already received on this connection",
+        ),
+        undefined,
+      );
+      return;
+    }
+    if (this.#shuttingDown) {
+      this.#reject(
+        new ProtocolError("shutting_down", "server is shutting down"),
+        id,
+      );
+      return;
+    }
+    let result: void | Promise<void>;
+    try {
+      result = this.#handler.handle(message, this);
+    } catch (error) {
+      this.#handlerError(error, id);
+      return;
+    }
+    if (result instanceof Promise) {
+      this.#inFlight++;
+      result.catch((error) => this.#handlerError(error, id)).finally(() => {
+        this.#inFlight--;
+        if (this.#shuttingDown && this.#inFlight === 0) this.#closeWhenIdle();
+      });
+    }
+  }
+
+  #hello(message: Message): void {
+    if (message.type !== "hello") {
+      this.#reject(
+        new ProtocolError(
+          "hello_required",
+          `expected hello as the first frame, got ${message.type}`,
+        ),
+      );
+      return;
+    }
+    const { version, service } = message.fields;
+    const offered = [...this.#ctx.services.keys()];
+    if (version !== PROTOCOL_VERSION) {
+      this.#reject(
+        new ProtocolError(
+          "version_unsupported",
+          `protocol version ${version} is not supported; this server speaks version ${PROTOCOL_VERSION}`,
+        ),
+      );
+      return;
+    }
+    const handler = this.#ctx.services.get(service);
+    if (handler === undefined) {
+      this.#reject(
+        new ProtocolError(
+          "wrong_service",
+          `this server offers ${
+            offered.join(", ")
+          }; the client asked for "${service}"`,
+        ),
+      );
+      return;
+    }
+    this.#handler = handler;
+    this.service = handler.name;
+    this.#ctx.log.debug("hello", {
+      peer: this.peer,
+      service,
+      agent: message.fields.agent,
+    });
+    const limits = this.#ctx.limits;
+    this.send("hello_ok", {
+      version: PROTOCOL_VERSION,
+      service: handler.name,
+      agent: `socklab/${VERSION}`,
+      limits: {
+        max_frame: limits.maxFrameLength,
+        max_fields: limits.maxFields,
+        max_depth: limits.maxDepth,
+        idle_timeout: this.#ctx.idleTimeoutMs,
+      },
+    });
+  }
+
+  #handlerError(error: unknown, id: number | undefined): void {
+    if (error instanceof ProtocolError) {
+      this.#reject(error, id);
+      return;
+    }
+    this.#ctx.log.error("request failed", { peer: this.peer, error });
+    if (this.#ctx.log.enabled("debug")) {
+      this.#ctx.log.debug((error as Error).stack ?? "");
+    }
+    this.#reject(
+      new ProtocolError(
+        "internal",
+        "the server failed while handling this request",
+      ),
+      id,
+    );
+  }
+
+  /** Sends an error frame; closes after it when the error is fatal. */
+  #reject(error: ProtocolError, id?: number): void {
+    if (this.fc.closed) return;
+    this.fc.sendBytes(error.toFrame(id));
+    if (error.fatal) {
+      this.#ctx.log.info("closing connection", {
+        peer: this.peer,
+        reason: error.code,
+        detail: error.message,
+      });
+      this.fc.closeAfterFlush(1000);
+    }
+  }
+
+  beginShutdown(): void {
+    this.#shuttingDown = true;
+    if (this.#inFlight === 0) this.#closeWhenIdle();
+  }
+
+  #closeWhenIdle(): void {
+    this.fc.closeAfterFlush(1000);
+  }
+
+  async #settle(): Promise<void> {
+    // In-flight async handlers finish (they see signal aborted only after).
+    while (this.#inFlight > 0 && !this.fc.closed) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  }
+
+  forceClose(): void {
+    this.#abort.abort();
+    this.fc.close();
+  }
+}
+
+/** Reads the `id` field of a frame body without trusting the rest. */
+function peekId(body: Uint8Array): number | undefined {
+  const view = new DataView(body.buffer, body.byteOffset, body.byteLength);
+  let at = 0;
+  while (body.length - at >= 6) {
+    const tag = view.getUint16(at);
+    const length = view.getUint32(at + 2);
+    if (length > body.length - at - 6) return undefined;
+    if (tag === 0x0001 && length === 4) return view.getUint32(at + 6);
+    at += 6 + length;
+  }
+  return undefined;
+}
+
+/** The ready line a server prints once it accepts connections. */
+export function readyLine(
+  role: string,
+  scheme: string,
+  addr: Deno.NetAddr,
+): string {
+  return `${role} listening on ${scheme}://${formatAddr(addr)}`;
+}
+
+export { encodeMessage };

@@ -1,0 +1,433 @@
+/**
+ * The single source of truth for the socklab TLV protocol: every message
+ * type, every field, every error code and every service. The codec, the
+ * `--trace` printer, `docs/PROTOCOL.md` and the Wireshark dissector are all
+ * generated from these tables, so they cannot drift apart.
+ *
+ * Adding a message: give it an unused code in its service's range, list its
+ * fields, run `deno task docs`. Codes and tags are never reused.
+ *
+ * @module
+ */
+
+/** The protocol version carried in `hello`; bumped on incompatible changes. */
+export const PROTOCOL_VERSION = 1;
+
+/** Bytes in every item header: a u16 tag and a u32 length, big-endian. */
+export const HEADER_LENGTH = 6;
+
+/** Field tags with this bit set hold nested items instead of a scalar. */
+export const CONTAINER_BIT = 0x8000;
+
+/** How a field's value bytes are read. */
+export type FieldKind =
+  | "u8"
+  | "u16"
+  | "u32"
+  | "u64"
+  | "f64"
+  | "bool"
+  | "string"
+  | "bytes"
+  | "group";
+
+/** How often a field may appear in a message or group. */
+export type Presence = "required" | "optional" | "repeated";
+
+/** The fields of a message or group, by field name. */
+export type FieldsSpec = Readonly<Record<string, Presence>>;
+
+/** One field of the registry. */
+export interface FieldSpec {
+  /** Tag on the wire; groups have {@linkcode CONTAINER_BIT} set. */
+  readonly tag: number;
+  /** How the value bytes are read. */
+  readonly kind: FieldKind;
+  /** One line for the docs and the dissector. */
+  readonly doc: string;
+  /** For groups: the fields inside. */
+  readonly fields?: FieldsSpec;
+}
+
+/** One message type of the registry. */
+export interface MessageSpec {
+  /** Type code on the wire, 0x0001–0x7fff. */
+  readonly code: number;
+  /** The service that uses it ("core" for all of them). */
+  readonly service: string;
+  /** One line for the docs and the dissector. */
+  readonly doc: string;
+  /** Which fields it carries. */
+  readonly fields: FieldsSpec;
+}
+
+/** Size in bytes of each fixed-size kind; variable kinds are absent. */
+export const FIXED_SIZE: Readonly<Partial<Record<FieldKind, number>>> = {
+  u8: 1,
+  u16: 2,
+  u32: 4,
+  u64: 8,
+  f64: 8,
+  bool: 1,
+};
+
+/** Every field, by name. Tags are global: a tag means the same everywhere. */
+export const FIELDS = {
+  id: {
+    tag: 0x0001,
+    kind: "u32",
+    doc: "Request id chosen by the client; the response echoes it.",
+  },
+  version: { tag: 0x0002, kind: "u16", doc: "Protocol version." },
+  service: {
+    tag: 0x0003,
+    kind: "string",
+    doc: 'Service name, e.g. "calc".',
+  },
+  agent: {
+    tag: 0x0004,
+    kind: "string",
+    doc: "Software name and version of the sender.",
+  },
+  code: { tag: 0x0005, kind: "u16", doc: "Error code (see the error table)." },
+  message: {
+    tag: 0x0006,
+    kind: "string",
+    doc: "Human-readable error message.",
+  },
+  column: {
+    tag: 0x0007,
+    kind: "u32",
+    doc: "1-based column in the request text where the error was found.",
+  },
+  data: { tag: 0x0008, kind: "bytes", doc: "Opaque payload bytes." },
+  expression: {
+    tag: 0x0009,
+    kind: "string",
+    doc: "Arithmetic expression, UTF-8.",
+  },
+  value: {
+    tag: 0x000a,
+    kind: "f64",
+    doc: "Numeric result, IEEE 754 double.",
+  },
+  text: {
+    tag: 0x000b,
+    kind: "string",
+    doc: "The result as the server formats it for people.",
+  },
+  name: { tag: 0x000c, kind: "string", doc: "Name of a file or object." },
+  size: { tag: 0x000d, kind: "u64", doc: "Total size in bytes." },
+  digest: {
+    tag: 0x000e,
+    kind: "bytes",
+    doc: "SHA-256 digest of the whole object (32 bytes).",
+  },
+  offset: {
+    tag: 0x000f,
+    kind: "u64",
+    doc: "Byte offset into the object.",
+  },
+  max_frame: {
+    tag: 0x0010,
+    kind: "u32",
+    doc: "Largest frame body the sender accepts, in bytes.",
+  },
+  max_fields: {
+    tag: 0x0011,
+    kind: "u16",
+    doc: "Most fields the sender accepts in one frame.",
+  },
+  max_depth: {
+    tag: 0x0012,
+    kind: "u16",
+    doc: "Deepest nesting of groups the sender accepts.",
+  },
+  idle_timeout: {
+    tag: 0x0013,
+    kind: "u32",
+    doc: "Milliseconds of silence after which the sender closes.",
+  },
+  limits: {
+    tag: 0x8001,
+    kind: "group",
+    doc: "The limits the server enforces on this connection.",
+    fields: {
+      max_frame: "required",
+      max_fields: "required",
+      max_depth: "required",
+      idle_timeout: "optional",
+    },
+  },
+} as const satisfies Record<string, FieldSpec>;
+
+/** Every message type, by name. */
+export const MESSAGES = {
+  hello: {
+    code: 0x0001,
+    service: "core",
+    doc: "First frame a client sends: which service and protocol version.",
+    fields: { version: "required", service: "required", agent: "optional" },
+  },
+  hello_ok: {
+    code: 0x0002,
+    service: "core",
+    doc: "Server accepts the hello; carries its limits.",
+    fields: {
+      version: "required",
+      service: "required",
+      agent: "optional",
+      limits: "optional",
+    },
+  },
+  error: {
+    code: 0x0003,
+    service: "core",
+    doc: "An error; `id` names the request it answers, if any.",
+    fields: {
+      id: "optional",
+      code: "required",
+      message: "required",
+      column: "optional",
+    },
+  },
+  ping: {
+    code: 0x0004,
+    service: "core",
+    doc: "Liveness probe; answered with pong carrying the same id.",
+    fields: { id: "optional" },
+  },
+  pong: {
+    code: 0x0005,
+    service: "core",
+    doc: "Answer to ping.",
+    fields: { id: "optional" },
+  },
+  echo_request: {
+    code: 0x0100,
+    service: "echo",
+    doc: "Bytes to send back.",
+    fields: { id: "required", data: "required" },
+  },
+  echo_reply: {
+    code: 0x0101,
+    service: "echo",
+    doc: "The same bytes, sent back.",
+    fields: { id: "required", data: "required" },
+  },
+  calc_request: {
+    code: 0x0200,
+    service: "calc",
+    doc: "An expression to evaluate.",
+    fields: { id: "required", expression: "required" },
+  },
+  calc_result: {
+    code: 0x0201,
+    service: "calc",
+    doc: "The value of the expression; failures come as error frames.",
+    fields: { id: "required", value: "required", text: "required" },
+  },
+  bulk_header: {
+    code: 0x0300,
+    service: "bulk",
+    doc: "Starts a transfer: total size, digest, and the offset it starts at.",
+    fields: {
+      id: "required",
+      name: "optional",
+      size: "required",
+      digest: "required",
+      offset: "optional",
+    },
+  },
+  bulk_data: {
+    code: 0x0301,
+    service: "bulk",
+    doc: "One chunk of a transfer, at most 64 KiB of data.",
+    fields: { id: "required", offset: "required", data: "required" },
+  },
+  bulk_end: {
+    code: 0x0302,
+    service: "bulk",
+    doc: "Ends a transfer; `size` is the offset after the last byte sent.",
+    fields: { id: "required", size: "required" },
+  },
+} as const satisfies Record<string, MessageSpec>;
+
+/** Error codes carried by `error` frames. */
+export const ERRORS = {
+  bad_frame: {
+    code: 1,
+    doc: "A frame or field could not be decoded; the connection is closed.",
+  },
+  frame_too_large: {
+    code: 2,
+    doc: "A frame's length is over the limit; the connection is closed.",
+  },
+  too_many_fields: {
+    code: 3,
+    doc: "A frame holds more fields than allowed; the connection is closed.",
+  },
+  too_deep: {
+    code: 4,
+    doc: "Groups are nested deeper than allowed; the connection is closed.",
+  },
+  unknown_type: {
+    code: 5,
+    doc: "The message type is not known to this server.",
+  },
+  bad_message: {
+    code: 6,
+    doc: "A required field is missing or a field has the wrong size.",
+  },
+  hello_required: {
+    code: 7,
+    doc: "The first frame was not a hello; the connection is closed.",
+  },
+  version_unsupported: {
+    code: 8,
+    doc: "The hello asked for a protocol version the server does not speak.",
+  },
+  wrong_service: {
+    code: 9,
+    doc: "The hello asked for a service this server does not offer.",
+  },
+  unexpected_message: {
+    code: 10,
+    doc: "The message is valid but not one this service accepts.",
+  },
+  idle_timeout: {
+    code: 11,
+    doc: "Nothing arrived within the idle timeout; the connection is closed.",
+  },
+  server_busy: {
+    code: 12,
+    doc: "The server is at its connection limit; try again later.",
+  },
+  shutting_down: {
+    code: 13,
+    doc: "The server is shutting down and takes no new work.",
+  },
+  internal: {
+    code: 14,
+    doc: "The server failed while handling the request.",
+  },
+  calc_syntax: {
+    code: 32,
+    doc: "The expression is not well-formed; `column` says where.",
+  },
+  calc_math: {
+    code: 33,
+    doc: "The expression is well-formed but has no value (division by " +
+      "zero, a domain error, overflow, an unknown function).",
+  },
+  calc_limit: {
+    code: 34,
+    doc: "The expression is longer or nested deeper than the server allows.",
+  },
+} as const satisfies Record<string, { code: number; doc: string }>;
+
+/** Services a hello may ask for. */
+export const SERVICES = {
+  echo: "Sends every echo_request back as an echo_reply.",
+  calc: "Evaluates arithmetic expressions (HW1).",
+} as const satisfies Record<string, string>;
+
+/** A field name of the registry. */
+export type FieldName = keyof typeof FIELDS;
+/** A message name of the registry. */
+export type MessageName = keyof typeof MESSAGES;
+/** An error name of the registry. */
+export type ErrorName = keyof typeof ERRORS;
+/** A service name of the registry. */
+export type ServiceName = keyof typeof SERVICES;
+
+interface KindValues {
+  u8: number;
+  u16: number;
+  u32: number;
+  u64: number;
+  f64: number;
+  bool: boolean;
+  string: string;
+  bytes: Uint8Array;
+}
+
+/** The TypeScript value of one occurrence of field `F`. */
+export type FieldValue<F extends FieldName> = (typeof FIELDS)[F] extends
+  { kind: "group"; fields: infer S extends FieldsSpec } ? FieldsOf<S>
+  : KindValues[Exclude<(typeof FIELDS)[F]["kind"], "group">];
+
+type Required<S extends FieldsSpec> = {
+  [K in keyof S as S[K] extends "required" ? K : never]: K extends FieldName
+    ? FieldValue<K>
+    : never;
+};
+type Optional<S extends FieldsSpec> = {
+  [K in keyof S as S[K] extends "optional" ? K : never]?: K extends FieldName
+    ? FieldValue<K>
+    : never;
+};
+type Repeated<S extends FieldsSpec> = {
+  [K in keyof S as S[K] extends "repeated" ? K : never]?: K extends FieldName
+    ? FieldValue<K>[]
+    : never;
+};
+
+/** The TypeScript shape of a fields spec: required, optional, repeated. */
+export type FieldsOf<S extends FieldsSpec> =
+  & Required<S>
+  & Optional<S>
+  & Repeated<S>;
+
+/** The fields of message `M` as TypeScript values. */
+export type MessageFields<M extends MessageName> = FieldsOf<
+  (typeof MESSAGES)[M]["fields"]
+>;
+
+/** A decoded message: its name and its fields. */
+export type Message = {
+  [M in MessageName]: { readonly type: M; readonly fields: MessageFields<M> };
+}[MessageName];
+
+/** The message of name `M`. */
+export type MessageOf<M extends MessageName> = Extract<Message, { type: M }>;
+
+const byCode = new Map<number, MessageName>();
+for (const [name, spec] of Object.entries(MESSAGES)) {
+  byCode.set(spec.code, name as MessageName);
+}
+const byTag = new Map<number, FieldName>();
+for (const [name, spec] of Object.entries(FIELDS)) {
+  byTag.set(spec.tag, name as FieldName);
+}
+const errorByCode = new Map<number, ErrorName>();
+for (const [name, spec] of Object.entries(ERRORS)) {
+  errorByCode.set(spec.code, name as ErrorName);
+}
+
+/**
+ * The message name for a wire type code, or `undefined` when unknown.
+ *
+ * @example
+ * ```ts
+ * messageName(0x0200); // "calc_request"
+ * ```
+ */
+export function messageName(code: number): MessageName | undefined {
+  return byCode.get(code);
+}
+
+/** The field name for a wire tag, or `undefined` when unknown. */
+export function fieldName(tag: number): FieldName | undefined {
+  return byTag.get(tag);
+}
+
+/** The error name for a wire error code, or `undefined` when unknown. */
+export function errorName(code: number): ErrorName | undefined {
+  return errorByCode.get(code);
+}
+
+/** Whether `name` is a service of the registry. */
+export function isService(name: string): name is ServiceName {
+  return Object.hasOwn(SERVICES, name);
+}

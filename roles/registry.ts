@@ -1,0 +1,26 @@
+/**
+ * The role registry: every role the binary runs, in `--help` order.
+ *
+ * @module
+ */
+
+import { calcClientRole } from "./calc/client.ts";
+import { calcServerRole } from "./calc/server.ts";
+import { demoRole } from "./demo/demo.ts";
+import { echoClientRole } from "./echo/client.ts";
+import { echoServerRole } from "./echo/server.ts";
+import type { Role } from "./role.ts";
+
+/** All roles, in the order `--help` lists them. */
+export const ROLES: readonly Role[] = [
+  demoRole,
+  echoServerRole,
+  echoClientRole,
+  calcServerRole,
+  calcClientRole,
+];
+
+/** The role called `name`, or `undefined`. */
+export function findRole(name: string): Role | undefined {
+  return ROLES.find((r) => r.name === name);
+}
