@@ -35,8 +35,16 @@ function takeRole(
 
 /** Runs the program and returns its exit code. */
 export async function main(args: string[]): Promise<number> {
-  const log = new Logger({ name: "socklab" });
-  const debug = args.includes("debug");
+  // The role's flags may not be parsed when an error is logged, so honour
+  // --log-format and --log-level here too.
+  const flag = (name: string) =>
+    args.findLast((a, i) =>
+      a === `--${name}=` + a.split("=")[1] || args[i - 1] === `--${name}`
+    )
+      ?.replace(`--${name}=`, "");
+  const json = flag("log-format") === "json";
+  const log = new Logger({ name: "socklab", format: json ? "json" : "text" });
+  const debug = flag("log-level") === "debug";
   try {
     const { role: name, rest } = takeRole(args);
     if (name === undefined) {

@@ -94,9 +94,19 @@ export class FrameConnection {
    * `null` at end of stream. Bodies are valid until the next call.
    */
   async readFrames(): Promise<Frame[] | null> {
+    // Good frames that preceded a bad one were returned last time; now fail.
+    if (this.reader.failure) throw this.reader.failure;
     const n = await this.conn.read(this.#readBuffer);
     if (n === null) return null;
-    const chunk = this.#readBuffer.subarray(0, n);
+    return this.pushFrames(this.#readBuffer.subarray(0, n));
+  }
+
+  /**
+   * Feeds bytes already read (e.g. by {@linkcode readRaw}) to the frame
+   * reader and returns the whole frames they complete, traced like
+   * {@linkcode readFrames}.
+   */
+  pushFrames(chunk: Uint8Array): Frame[] {
     const frames = this.reader.push(chunk);
     if (this.#tracer) {
       for (const f of frames) this.#traceFrame("recv", f);

@@ -362,7 +362,7 @@ class Connection implements Session {
       return;
     }
     // Not sniffed away: these bytes are the start of the TLV stream.
-    const frames = this.fc.reader.push(first);
+    const frames = this.fc.pushFrames(first);
     this.fc.cork();
     try {
       for (const frame of frames) {
@@ -422,10 +422,14 @@ class Connection implements Session {
       return;
     }
     if (this.#shuttingDown) {
-      this.#reject(
-        new ProtocolError("shutting_down", "server is shutting down"),
-        id,
+      const refusal = new ProtocolError(
+        "shutting_down",
+        "server is shutting down",
       );
+      // Closing now would drop the answers still in flight; the close
+      // follows when the last of them settles (see beginShutdown).
+      if (this.#inFlight > 0) this.fc.sendBytes(refusal.toFrame(id));
+      else this.#reject(refusal, id);
       return;
     }
     let result: void | Promise<void>;

@@ -32,10 +32,20 @@ export class FrameReader {
   #buf: Uint8Array = EMPTY;
   #start = 0;
   #end = 0;
+  #failure: Error | undefined;
 
   /** Creates a reader enforcing `limits.maxFrameLength`. */
   constructor(limits: Pick<TlvLimits, "maxFrameLength"> = DEFAULT_LIMITS) {
     this.#limits = limits;
+  }
+
+  /**
+   * The error that broke the stream, when it came after good frames in the
+   * same chunk: those frames were returned first, and the next `push`
+   * throws this.
+   */
+  get failure(): Error | undefined {
+    return this.#failure;
   }
 
   /** Bytes held that do not yet make a whole frame. */
@@ -49,9 +59,12 @@ export class FrameReader {
    * The returned frames' bodies are views that stay valid only until the next
    * call to `push` and only while `chunk` is unchanged: decode them first.
    * Throws `TlvDecodeError` on a frame over the limit; the stream cannot be
-   * resynchronised after that.
+   * resynchronised after that. Frames before the bad one in the same chunk
+   * are still returned (pipelined requests deserve their answers); the
+   * error is then kept in {@linkcode failure} and thrown by the next call.
    */
   push(chunk: Uint8Array): Frame[] {
+    if (this.#failure) throw this.#failure;
     const frames: Frame[] = [];
     let data: Uint8Array;
     let at: number;
@@ -65,7 +78,15 @@ export class FrameReader {
       at = this.#start;
     }
     for (;;) {
-      const decoded = decodeFrame(data, at, this.#limits);
+      let decoded;
+      try {
+        decoded = decodeFrame(data, at, this.#limits);
+      } catch (error) {
+        if (frames.length === 0) throw error;
+        this.#failure = error as Error;
+        this.#start = this.#end = 0;
+        return frames;
+      }
       if (decoded === undefined) break;
       frames.push(decoded.frame);
       at = decoded.next;

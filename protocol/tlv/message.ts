@@ -29,7 +29,8 @@ import {
 } from "./registry.ts";
 
 const encoder = new TextEncoder();
-const decoder = new TextDecoder("utf-8", { fatal: true });
+// ignoreBOM: a leading U+FEFF is part of the value and must survive a round trip.
+const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
 /** A field ready to be written: its spec and its encoded bytes or children. */
 type Prepared =

@@ -66,6 +66,19 @@ const FATAL: ReadonlySet<ErrorName> = new Set<ErrorName>([
 ]);
 
 /**
+ * Whether a connection is closed after reporting error `code`.
+ *
+ * @example
+ * ```ts
+ * isFatal("bad_frame"); // true
+ * isFatal("calc_math"); // false
+ * ```
+ */
+export function isFatal(code: ErrorName): boolean {
+  return FATAL.has(code);
+}
+
+/**
  * An `error` frame received from the peer, as an exception a client can
  * throw or inspect.
  */

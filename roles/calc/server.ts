@@ -16,13 +16,14 @@ import { calcService } from "./service.ts";
 
 /** `--help` text describing the expression language. */
 export function calcLanguageHelp(): string {
-  const functions = FUNCTIONS.map((f) =>
-    `  ${
-      `${f.name}(${
-        f.arity === "1" ? "x" : f.arity === "2" ? "x, y" : "x, ..."
-      })`.padEnd(16)
-    }${f.doc}`
-  );
+  const functions = FUNCTIONS.map((f) => {
+    // A doc may spell its own signature ("atan2(y, x): …"); use it when so.
+    const own = f.doc.startsWith(`${f.name}(`) ? f.doc.indexOf("): ") : -1;
+    const args = f.arity === "1" ? "x" : f.arity === "2" ? "x, y" : "x, ...";
+    const signature = own > 0 ? f.doc.slice(0, own + 1) : `${f.name}(${args})`;
+    const doc = own > 0 ? f.doc.slice(own + 3) : f.doc;
+    return `  ${signature.padEnd(16)}${doc}`;
+  });
   const constants = CONSTANTS.map((c) => `  ${c.name.padEnd(16)}${c.doc}`);
   return [
     "Expressions:",
