@@ -259,24 +259,31 @@ export async function connectTlv(options: ConnectOptions): Promise<TlvClient> {
     fc.close();
   }, timeoutMs);
   try {
+    let firstChunk = true;
     for (;;) {
-      const frames = await fc.readFrames().catch((error) => {
+      const chunk = await fc.readRaw().catch((error) => {
         throw new ConnectionError(
           timedOut
             ? `no hello from ${where} within ${timeoutMs} ms`
-            : `connection to ${where} failed during hello: ${
-              (error as Error).message
-            }`,
+            : describeHelloError(error, where, options.tls !== undefined),
           { cause: error },
         );
       });
-      if (frames === null) {
+      if (chunk === null) {
         throw new ConnectionError(
           timedOut
             ? `no hello from ${where} within ${timeoutMs} ms`
             : `${where} closed the connection during hello`,
         );
       }
+      // A TLS server answers a plaintext hello with a TLS alert record.
+      if (firstChunk && !options.tls && looksLikeTls(chunk)) {
+        throw new ConnectionError(
+          `${where} speaks TLS, not plaintext TLV: connect with --tls (and --ca to trust its certificate)`,
+        );
+      }
+      firstChunk = false;
+      const frames = fc.pushFrames(chunk);
       const [first, ...rest] = frames.map((f) => decodeMessage(f));
       if (first === undefined) continue;
       if (first.type === "error") throw new RemoteError(first.fields);
@@ -317,6 +324,25 @@ async function withSignal<T extends Deno.Conn>(
     // A connection that lands after the timeout is closed, not leaked.
     if (signal.aborted) p.then((c) => c.close(), () => {});
   }
+}
+
+/** Whether `bytes` start like a TLS record (handshake or alert, TLS 1.x). */
+function looksLikeTls(bytes: Uint8Array): boolean {
+  return bytes.length >= 2 && (bytes[0] === 0x15 || bytes[0] === 0x16) &&
+    bytes[1] === 0x03;
+}
+
+function describeHelloError(
+  error: unknown,
+  where: string,
+  tls: boolean,
+): string {
+  if (tls && error instanceof Deno.errors.UnexpectedEof) {
+    return `TLS handshake with ${where} failed: the server closed the connection (is it a plaintext server? connect without --tls)`;
+  }
+  return `connection to ${where} failed during hello: ${
+    (error as Error).message
+  }`;
 }
 
 function describeConnectError(

@@ -30,9 +30,26 @@ export interface SpawnOptions {
 }
 
 /** The `deno run` arguments for a role under a grant. */
-export function denoArgs(role: string, args: readonly string[], grant: Grant = "role"): string[] {
-  const set = grant === "role" ? role : grant === "binary" ? "binary" : grant.set;
-  return ["run", "--quiet", `--config=${ROOT}deno.json`, `-P=${set}`, MAIN, "--role", role, ...args];
+export function denoArgs(
+  role: string,
+  args: readonly string[],
+  grant: Grant = "role",
+): string[] {
+  const set = grant === "role"
+    ? role
+    : grant === "binary"
+    ? "binary"
+    : grant.set;
+  return [
+    "run",
+    "--quiet",
+    `--config=${ROOT}deno.json`,
+    `-P=${set}`,
+    MAIN,
+    "--role",
+    role,
+    ...args,
+  ];
 }
 
 /** A running role process. */
@@ -59,7 +76,11 @@ export interface RoleProcess extends AsyncDisposable {
  * const port = await readyPort(server);
  * ```
  */
-export function spawnRole(role: string, args: readonly string[], options: SpawnOptions = {}): RoleProcess {
+export function spawnRole(
+  role: string,
+  args: readonly string[],
+  options: SpawnOptions = {},
+): RoleProcess {
   const child = new Deno.Command(Deno.execPath(), {
     args: denoArgs(role, args, options.grant),
     cwd: options.cwd ?? ROOT,
@@ -71,7 +92,10 @@ export function spawnRole(role: string, args: readonly string[], options: SpawnO
   const stderr: string[] = [];
   const listeners = new Set<() => void>();
   const stderrDone = (async () => {
-    for await (const line of child.stderr.pipeThrough(new TextDecoderStream()).pipeThrough(splitLines())) {
+    for await (
+      const line of child.stderr.pipeThrough(new TextDecoderStream())
+        .pipeThrough(splitLines())
+    ) {
       stderr.push(line);
       for (const l of listeners) l();
     }
@@ -103,12 +127,24 @@ export function spawnRole(role: string, args: readonly string[], options: SpawnO
           }
           if (exited) {
             done();
-            reject(new Error(`${role} exited before printing ${pattern}; stderr:\n${stderr.join("\n")}`));
+            reject(
+              new Error(
+                `${role} exited before printing ${pattern}; stderr:\n${
+                  stderr.join("\n")
+                }`,
+              ),
+            );
           }
         };
         const timer = setTimeout(() => {
           done();
-          reject(new Error(`${role} did not print ${pattern} within ${timeoutMs} ms; stderr:\n${stderr.join("\n")}`));
+          reject(
+            new Error(
+              `${role} did not print ${pattern} within ${timeoutMs} ms; stderr:\n${
+                stderr.join("\n")
+              }`,
+            ),
+          );
         }, timeoutMs);
         const done = () => {
           clearTimeout(timer);
@@ -137,7 +173,9 @@ export function spawnRole(role: string, args: readonly string[], options: SpawnO
 
 /** Waits for the ready line and returns the port it names. */
 export async function readyPort(proc: RoleProcess): Promise<number> {
-  const m = await proc.waitFor(/ listening on (?:tcp|udp|tls):\/\/[^ ]+:(\d+)$/);
+  const m = await proc.waitFor(
+    / listening on (?:tcp|udp|tls):\/\/[^ ]+:(\d+)$/,
+  );
   return Number(m[1]);
 }
 
@@ -153,7 +191,11 @@ export async function runRole(
   await using proc = spawnRole(role, args, { ...options, stdin });
   if (options.input !== undefined) await proc.input(options.input);
   const status = await proc.status;
-  return { code: status.code, stdout: await proc.stdout, stderr: proc.stderr.join("\n") };
+  return {
+    code: status.code,
+    stdout: await proc.stdout,
+    stderr: proc.stderr.join("\n"),
+  };
 }
 
 function splitLines(): TransformStream<string, string> {

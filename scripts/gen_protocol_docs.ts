@@ -1,0 +1,1077 @@
+/**
+ * Generates `docs/PROTOCOL.md` from the protocol registry, so the document
+ * cannot drift from the codec: every table, limit, hex example and the
+ * Python client's constants come from `protocol/tlv/` and the services.
+ *
+ * ```sh
+ * deno task docs            # writes docs/PROTOCOL.md
+ * deno task docs --check    # exits 1 if docs/PROTOCOL.md is out of date
+ * ```
+ *
+ * The output is already in `deno fmt` style (80-column prose, aligned
+ * tables), so formatting the file never changes it.
+ *
+ * @module
+ */
+
+import { stderrSink } from "../lib/log.ts";
+import { MAX_DATAGRAM } from "../lib/udp_server.ts";
+import { VERSION } from "../lib/version.ts";
+import { describeFrame, hexDump } from "../protocol/tlv/describe.ts";
+import {
+  decodeFrame,
+  DEFAULT_LIMITS,
+  hex4,
+  MAX_CHUNK_LENGTH,
+} from "../protocol/tlv/frame.ts";
+import { encodeMessage } from "../protocol/tlv/message.ts";
+import { isFatal } from "../protocol/tlv/protocol_error.ts";
+import {
+  CONTAINER_BIT,
+  type ErrorName,
+  errorName,
+  ERRORS,
+  type FieldKind,
+  fieldName,
+  FIELDS,
+  type FieldSpec,
+  type FieldsSpec,
+  FIXED_SIZE,
+  HEADER_LENGTH,
+  type MessageName,
+  messageName,
+  MESSAGES,
+  PROTOCOL_VERSION,
+  type ServiceName,
+  SERVICES,
+} from "../protocol/tlv/registry.ts";
+import { CalcError, evaluate, formatResult } from "../roles/calc/evaluate.ts";
+import { toProtocolError } from "../roles/calc/service.ts";
+
+/** Where the document lives, relative to the project root. */
+export const DOC_PATH = "docs/PROTOCOL.md";
+
+/**
+ * First line of the Python client's code block in the document; tests find
+ * the client by it.
+ */
+export const PYTHON_CLIENT_MARKER = "# socklab-example: calc_client.py";
+
+/**
+ * TlvServer's default idle timeout, as its hello_ok announces it. Not
+ * exported by the server; `tests/protocol_docs_test.ts` compares the example
+ * hello_ok with what a real server sends, so a change there fails the test.
+ */
+const SERVER_IDLE_TIMEOUT_MS = 60_000;
+
+/** One frame of a worked example. */
+export interface ExampleFrame {
+  /** Who sends it. */
+  readonly from: "client" | "server";
+  /** The frame exactly as it travels. */
+  readonly bytes: Uint8Array;
+}
+
+/**
+ * The echo conversation of the worked examples: hello, hello_ok,
+ * echo_request, echo_reply.
+ *
+ * @example
+ * ```ts
+ * echoExample()[0]!.bytes; // the hello a client sends
+ * ```
+ */
+export function echoExample(): ExampleFrame[] {
+  const data = new TextEncoder().encode("hi");
+  return [
+    ...handshake("echo"),
+    { from: "client", bytes: encodeMessage("echo_request", { id: 1, data }) },
+    { from: "server", bytes: encodeMessage("echo_reply", { id: 1, data }) },
+  ];
+}
+
+/**
+ * The calc conversation of the worked examples: hello, hello_ok, "1+2" and
+ * its result, "1/0" and its error frame. The answers are computed exactly as
+ * the calc service computes them.
+ *
+ * @example
+ * ```ts
+ * calcExample().filter((f) => f.from === "server").length; // 3
+ * ```
+ */
+export function calcExample(): ExampleFrame[] {
+  const ask = (id: number, expression: string): ExampleFrame[] => [
+    {
+      from: "client",
+      bytes: encodeMessage("calc_request", { id, expression }),
+    },
+    { from: "server", bytes: calcAnswer(id, expression) },
+  ];
+  return [...handshake("calc"), ...ask(1, "1+2"), ...ask(2, "1/0")];
+}
+
+function handshake(service: ServiceName): ExampleFrame[] {
+  const hello = encodeMessage("hello", { version: PROTOCOL_VERSION, service });
+  const helloOk = encodeMessage("hello_ok", {
+    version: PROTOCOL_VERSION,
+    service,
+    agent: `socklab/${VERSION}`,
+    limits: {
+      max_frame: DEFAULT_LIMITS.maxFrameLength,
+      max_fields: DEFAULT_LIMITS.maxFields,
+      max_depth: DEFAULT_LIMITS.maxDepth,
+      idle_timeout: SERVER_IDLE_TIMEOUT_MS,
+    },
+  });
+  return [{ from: "client", bytes: hello }, { from: "server", bytes: helloOk }];
+}
+
+function calcAnswer(id: number, expression: string): Uint8Array {
+  try {
+    const value = evaluate(expression);
+    return encodeMessage("calc_result", {
+      id,
+      value,
+      text: formatResult(value),
+    });
+  } catch (error) {
+    if (error instanceof CalcError) return toProtocolError(error).toFrame(id);
+    throw error;
+  }
+}
+
+/**
+ * Renders the whole protocol document. Pure: the same registry always gives
+ * the same text.
+ *
+ * @returns The markdown text of `docs/PROTOCOL.md`.
+ *
+ * @example
+ * ```ts
+ * renderProtocolDoc().startsWith("# The socklab TLV protocol"); // true
+ * ```
+ */
+export function renderProtocolDoc(): string {
+  return [
+    titleSection(),
+    overviewSection(),
+    framingSection(),
+    limitsSection(),
+    lifecycleSection(),
+    udpSection(),
+    bulkSection(),
+    tablesSection(),
+    examplesSection(),
+    pythonSection(),
+  ].join("\n\n") + "\n";
+}
+
+// ---------------------------------------------------------------- sections
+
+function titleSection(): string {
+  return blocks(
+    "# The socklab TLV protocol",
+    para(
+      "This file is generated by `deno task docs` from",
+      "`protocol/tlv/registry.ts`; do not edit it by hand.",
+      "`tests/protocol_docs_test.ts` fails when it is out of date.",
+    ),
+  );
+}
+
+function overviewSection(): string {
+  return blocks(
+    "## 1. Overview",
+    para(
+      "socklab speaks HTTP/1.1 (the web server) and DNS (the DNS roles) in",
+      "their real wire formats, so that curl, browsers and dig work against",
+      "it. Every other system (echo, calc, and the systems added later)",
+      "speaks the one binary protocol described here: type, length, value,",
+      "big-endian, read by one codec.",
+    ),
+    bullets([
+      "**TCP** is the default transport: a client connects, says hello, and " +
+      "then sends any number of requests on the connection.",
+      "**TLS** carries exactly the same bytes inside a TLS connection when " +
+      "the server is started with `--tls-cert` and `--tls-key` (clients use " +
+      "`--tls`, and `--ca` for a private certificate authority).",
+      "**UDP** is offered by some services (`echo-server --udp`): one " +
+      "datagram carries exactly one frame, see section 5.",
+    ]),
+    para(
+      `The protocol version is **${PROTOCOL_VERSION}**. A client sends it in`,
+      "its hello; a server that speaks another version refuses the",
+      "connection with `version_unsupported`. Compatible additions (new",
+      "message types, new fields, new error codes) keep the version: codes",
+      "and tags are never reused, and receivers skip fields they do not",
+      "know. Only an incompatible change bumps the version.",
+    ),
+  );
+}
+
+function framingSection(): string {
+  return blocks(
+    "## 2. Framing",
+    para(
+      "Every integer on the wire is big-endian (network byte order). All data",
+      `travels as **items**: a ${HEADER_LENGTH}-byte header, then \`length\``,
+      'bytes of value. In Python the header is `struct.Struct(">HI")`.',
+    ),
+    code("text", itemDiagram()),
+    para(
+      "A **frame** is an item whose tag is a message type (see the message",
+      "table). Its value, the **body**, is a sequence of **fields**, each",
+      "itself an item whose tag is a field tag. A field whose tag has the",
+      `container bit \`0x${hex4(CONTAINER_BIT)}\` set is a **group**: its`,
+      "value is again a sequence of fields. Message types never have that",
+      "bit set, and type 0 is invalid.",
+    ),
+    code("text", frameDiagram()),
+    "### Value encodings",
+    para(
+      "How a field's value bytes are read depends on its kind, listed for",
+      "every field in the field table (section 7).",
+    ),
+    kindTable(),
+    "### Rules for fields",
+    bullets([
+      "Field tags are global: a tag means the same field in every message " +
+      "and group.",
+      "Fields may come in any order. A sender writes them in table order.",
+      "Fields with an unknown tag, or a known tag that does not belong to " +
+      "the message, are skipped, so newer peers can add fields.",
+      "A fixed-size field (u8, u16, u32, u64, f64, bool) must have exactly " +
+      "its size; otherwise the frame is answered with `bad_message`.",
+      "A missing required field, a second copy of a field that is not " +
+      "repeated, invalid UTF-8 in a string, or a group sent where a scalar " +
+      "is expected (or the reverse) is also `bad_message`.",
+      "A repeated field appears once per value, in order.",
+      "A frame of an unknown type is answered with `unknown_type`; the " +
+      "connection stays open.",
+    ]),
+  );
+}
+
+function limitsSection(): string {
+  const fatal = (name: ErrorName) =>
+    isFatal(name) ? "error, then close" : "error, stays open";
+  return blocks(
+    "## 3. Limits",
+    para(
+      "A receiver checks every length before it allocates or waits for the",
+      "bytes. The defaults are below; a server announces the limits it",
+      "enforces in the `limits` group of its `hello_ok`, and a client must",
+      "stay within them.",
+    ),
+    table(["Limit", "Default", "When exceeded"], [
+      [
+        "Frame body length (`max_frame`)",
+        `${DEFAULT_LIMITS.maxFrameLength} bytes`,
+        `\`frame_too_large\` (${fatal("frame_too_large")})`,
+      ],
+      [
+        "Fields in one frame, nested ones included (`max_fields`)",
+        `${DEFAULT_LIMITS.maxFields}`,
+        `\`too_many_fields\` (${fatal("too_many_fields")})`,
+      ],
+      [
+        "Nesting depth, top-level fields are depth 1 (`max_depth`)",
+        `${DEFAULT_LIMITS.maxDepth}`,
+        `\`too_deep\` (${fatal("too_deep")})`,
+      ],
+      [
+        "Data in one `bulk_data` frame",
+        `${MAX_CHUNK_LENGTH} bytes`,
+        "the receiver rejects the transfer",
+      ],
+      [
+        "One UDP datagram (one frame)",
+        `${MAX_DATAGRAM} bytes`,
+        "cannot be sent; a reply that would not fit is dropped",
+      ],
+    ]),
+    para(
+      "The frame length is checked as soon as the 6-byte header has arrived,",
+      "before the body is read. Exceeding a limit gets an `error` frame",
+      "whose message names the value and the limit; the server then closes",
+      "the connection, because the rest of the stream cannot be trusted. It",
+      "never crashes and never buffers more than one frame.",
+    ),
+  );
+}
+
+function lifecycleSection(): string {
+  return blocks(
+    "## 4. Connection lifecycle (TCP and TLS)",
+    code("text", lifecycleDiagram()),
+    "### Hello",
+    bullets([
+      "The first frame a client sends must be `hello` with `version` " +
+      `${PROTOCOL_VERSION} and the \`service\` it wants (see the service ` +
+      "table). `agent` (optional) names the client software.",
+      "The server answers `hello_ok` with its version, the service, its " +
+      "`agent` and the `limits` group (`max_frame`, `max_fields`, " +
+      "`max_depth`, `idle_timeout`).",
+      "A first frame other than `hello` gets `hello_required`; another " +
+      "version gets `version_unsupported`; a service the server does not " +
+      "offer gets `wrong_service`, whose message lists the services it " +
+      "offers. All three close the connection.",
+      "A second `hello` on the same connection gets `unexpected_message`.",
+    ]),
+    "### Requests, ids and pipelining",
+    bullets([
+      "Every request carries an `id` (u32) chosen by the client; the answer " +
+      "echoes it. Give each request in flight its own id.",
+      "A client may send many requests without waiting for answers " +
+      "(pipelining). Answers may arrive in any order: match them to " +
+      "requests by `id`, never by position.",
+      "A frame without an `id` answers no request (for example an error " +
+      "about the connection itself, or a message a service pushes).",
+      "`ping` may be sent at any time after the hello; the server answers " +
+      "`pong` with the same `id`.",
+    ]),
+    "### Errors",
+    para(
+      "Errors are `error` frames: `code` from the error table, a",
+      "human-readable `message`, the `id` of the request it answers when",
+      "that id could be read, and for some errors a `column`. Branch on",
+      "`code`, show `message` to people. After these errors the server",
+      "closes the connection:",
+      `${fatalErrorList()}.`,
+      "After any other error the connection stays open.",
+    ),
+    "### Timeouts, load and shutdown",
+    bullets([
+      "**Idle timeout**: a connection on which nothing arrives for " +
+      "`idle_timeout` milliseconds (from `hello_ok`, default " +
+      `${SERVER_IDLE_TIMEOUT_MS}) gets \`idle_timeout\` and is closed. ` +
+      "Send a `ping` to keep a quiet connection open.",
+      "**Connection cap**: a server serving its maximum number of " +
+      "connections answers a new one with `server_busy` at once, before " +
+      "any hello, and closes it. Try again later.",
+      "**Shutdown**: a server that is shutting down stops accepting, " +
+      "answers the requests already in flight, then closes each " +
+      "connection. A request that arrives meanwhile gets `shutting_down`.",
+      "**HTTP by mistake**: if the first bytes on a plain TLV port look " +
+      "like an HTTP request line (`GET /`), the server answers " +
+      "`HTTP/1.1 400 Bad Request` with a short text body pointing to this " +
+      "document, and closes. A TLS handshake sent to a plain port is " +
+      "closed at once.",
+    ]),
+    "### TCP is a byte stream",
+    para(
+      "TCP delivers bytes, not frames: one read may return part of a frame,",
+      "or several frames at once. Read the 6-byte header, then exactly",
+      "`length` more bytes (`recv_exact` in section 9), and keep any extra",
+      "bytes for the next frame. The server accepts frames split or",
+      "coalesced in any way, and may answer pipelined requests in one write.",
+    ),
+  );
+}
+
+function udpSection(): string {
+  return blocks(
+    "## 5. UDP",
+    bullets([
+      "One datagram carries exactly one frame. A datagram that holds less " +
+      "or more than one whole frame is answered with `bad_frame`.",
+      "There is no connection: each datagram stands alone. A hello is not " +
+      "needed; one that is sent is answered with `hello_ok` (without " +
+      "`limits`). `ping` is answered with `pong`.",
+      "Requests carry an `id` as over TCP. Errors come back as `error` " +
+      "frames to the sender's address; nothing is closed.",
+      `A datagram holds at most ${MAX_DATAGRAM} bytes (the largest UDP ` +
+      "payload over IPv4); a reply that would be larger is not sent.",
+      "UDP may lose, duplicate or reorder datagrams: a client waits with a " +
+      "timeout, retries, and matches answers by `id`.",
+    ]),
+  );
+}
+
+function bulkSection(): string {
+  return blocks(
+    "## 6. Bulk data",
+    para(
+      "Files, images, video and live streams travel as a transfer of three",
+      "message types shared by every service (service `bulk` in the message",
+      "table). The services that use them arrive in later versions of",
+      "socklab; the rules below are generic.",
+    ),
+    code("text", bulkDiagram()),
+    numbered([
+      "The receiver asks with its service's request, which carries an `id` " +
+      "and the `offset` to start from (0 for a new transfer).",
+      "The sender answers `bulk_header` with the same `id`, the total " +
+      "`size` of the object, its SHA-256 `digest` (32 bytes, of the whole " +
+      "object, wherever the transfer starts) and the `offset` it starts at.",
+      "Then `bulk_data` frames, in order, each with the `id`, the `offset` " +
+      `of its first byte and at most ${MAX_CHUNK_LENGTH} bytes of \`data\`. ` +
+      "Each chunk starts where the previous one ended.",
+      "Then `bulk_end` with the `id` and `size`: the offset after the last " +
+      "byte sent.",
+      "The receiver checks that the chunks were contiguous, that " +
+      "`bulk_end` came at `size`, and that the SHA-256 of the whole object " +
+      "equals `digest`. Until then it keeps the data in a temporary place; " +
+      "only a verified object is kept as whole.",
+      "To resume an interrupted transfer, the receiver keeps the bytes it " +
+      "has and asks again with `offset` set to how many it has; the sender " +
+      "starts its `bulk_header` and first `bulk_data` at that offset.",
+    ]),
+    para(
+      "An error during a transfer is an `error` frame with the transfer's",
+      "`id`; the receiver discards what it has not verified.",
+    ),
+  );
+}
+
+function tablesSection(): string {
+  return blocks(
+    "## 7. Registry tables",
+    "### Message types",
+    messageTable(),
+    "### Fields",
+    para(
+      `Tags with the container bit \`0x${hex4(CONTAINER_BIT)}\` are groups;`,
+      "their members are listed below the table.",
+    ),
+    fieldTable(),
+    ...groupTables(),
+    "### Error codes",
+    errorTable(),
+    "### Services",
+    para(
+      "A hello asks for one of the services marked `yes`; the other rows",
+      "group messages that are used inside every service.",
+    ),
+    serviceTable(),
+  );
+}
+
+function examplesSection(): string {
+  return blocks(
+    "## 8. Worked examples",
+    para(
+      "Each frame below is shown as a hex dump and then field by field.",
+      "Offsets are hexadecimal from the start of the frame. The title line",
+      "is what `--trace` prints for the frame.",
+    ),
+    "### Echo",
+    para(
+      'A client says hello to the service "echo", sends one `echo_request`',
+      "and reads the `echo_reply` with the same id.",
+    ),
+    ...exampleBlocks(echoExample()),
+    "### Calc",
+    para(
+      'A client says hello to the service "calc", asks for "1+2", then for',
+      '"1/0", which has no value: the server answers with an `error` frame',
+      "carrying the request's `id`, the code `calc_math` and the `column` of",
+      "the division.",
+    ),
+    ...exampleBlocks(calcExample()),
+  );
+}
+
+function pythonSection(): string {
+  return blocks(
+    "## 9. A client in Python",
+    para(
+      "A complete calc client that uses only `socket` and `struct`. Start a",
+      "server with `socklab --role calc-server --port 7000`, then run",
+      "`python3 calc_client.py 7000 '2*(3+4)'`. It prints the result, or the",
+      "server's error on stderr with exit status 1.",
+      "`tests/protocol_docs_test.ts` runs this very code against a real server.",
+    ),
+    code("python", pythonClient()),
+  );
+}
+
+// ---------------------------------------------------------------- diagrams
+
+function itemDiagram(): string {
+  return [
+    "byte     0       1       2       3       4       5       6 ...",
+    "     +-------+-------+-------+-------+-------+-------+-----------------+",
+    "     |  tag (u16)    |         length (u32)          | value:          |",
+    "     |  big-endian   |         big-endian            | length bytes    |",
+    "     +-------+-------+-------+-------+-------+-------+-----------------+",
+  ].join("\n");
+}
+
+function frameDiagram(): string {
+  const bit = `(0x${hex4(CONTAINER_BIT)} set)`.padEnd(14);
+  return [
+    "frame:  +-----------+-------------+---------------------------------+",
+    "        | type u16  | length u32  | body: length bytes of fields    |",
+    "        +-----------+-------------+---------------------------------+",
+    "",
+    "body:   +---------+---------+-------+---------+---------+-------+",
+    "        | tag u16 | len u32 | value | tag u16 | len u32 | value | ...",
+    "        +---------+---------+-------+---------+---------+-------+",
+    "",
+    "group:  +----------------+---------+--------------------------------+",
+    "        | tag u16        | len u32 | value: fields, as in a body:   |",
+    `        | ${bit} |         | tag len value tag len value... |`,
+    "        +----------------+---------+--------------------------------+",
+  ].join("\n");
+}
+
+function lifecycleDiagram(): string {
+  return [
+    "client                                                 server",
+    "  |--- hello {version, service, agent} ------------------->|",
+    "  |<-- hello_ok {version, service, agent, limits} ---------|",
+    "  |--- calc_request {id=1, expression} ------------------->|",
+    "  |--- calc_request {id=2, expression} ------------------->|  pipelined",
+    "  |<-- calc_result {id=2, value, text} --------------------|  any order",
+    "  |<-- error {id=1, code, message, column} ----------------|",
+    "  |--- ping {id=3} --------------------------------------->|",
+    "  |<-- pong {id=3} ----------------------------------------|",
+  ].join("\n");
+}
+
+function bulkDiagram(): string {
+  return [
+    "receiver                                               sender",
+    "  |--- service request {id=7, ..., offset=0} ------------->|",
+    "  |<-- bulk_header {id=7, name, size, digest, offset=0} ---|",
+    "  |<-- bulk_data {id=7, offset=0, data} -------------------|",
+    "  |<-- bulk_data {id=7, offset=65536, data} ---------------|",
+    "  |<-- bulk_end {id=7, size} ------------------------------|",
+  ].join("\n");
+}
+
+// ---------------------------------------------------------------- tables
+
+/** How each kind reads; `satisfies` makes a new kind fail type checking. */
+const KIND_DOCS = {
+  u8: { python: 'struct.unpack(">B", v)[0]', doc: "Unsigned integer." },
+  u16: { python: 'struct.unpack(">H", v)[0]', doc: "Unsigned integer." },
+  u32: { python: 'struct.unpack(">I", v)[0]', doc: "Unsigned integer." },
+  u64: {
+    python: 'struct.unpack(">Q", v)[0]',
+    doc: "Unsigned integer, at most 2^53-1 (9007199254740991) so that it " +
+      "survives a JavaScript number; larger values are `bad_message`.",
+  },
+  f64: {
+    python: 'struct.unpack(">d", v)[0]',
+    doc: "IEEE 754 binary64 floating point.",
+  },
+  bool: {
+    python: 'struct.unpack(">B", v)[0]',
+    doc: "0 is false, anything else true; senders write 0 or 1.",
+  },
+  string: {
+    python: 'v.decode("utf-8")',
+    doc: "UTF-8 text without a terminator; invalid UTF-8 is `bad_message`.",
+  },
+  bytes: { python: "v", doc: "Raw bytes." },
+  group: {
+    python: "parse_fields(v)",
+    doc: "A sequence of fields; the tag has the container bit set.",
+  },
+} as const satisfies Record<FieldKind, { python: string; doc: string }>;
+
+function kindTable(): string {
+  const rows = Object.entries(KIND_DOCS).map(([kind, info]) => {
+    const size = FIXED_SIZE[kind as FieldKind];
+    return [
+      kind,
+      size === undefined ? "any" : String(size),
+      `\`${info.python}\``,
+      info.doc,
+    ];
+  });
+  return table([
+    "Kind",
+    "Size (bytes)",
+    "Python (`v`: value bytes)",
+    "Encoding",
+  ], rows);
+}
+
+function messageTable(): string {
+  const rows = Object.entries(MESSAGES).map(([name, spec]) => [
+    `\`0x${hex4(spec.code)}\``,
+    `\`${name}\``,
+    spec.service,
+    presenceList(spec.fields),
+    spec.doc,
+  ]);
+  return table(["Code", "Name", "Service", "Fields", "Description"], rows);
+}
+
+function fieldTable(): string {
+  const rows = Object.entries(FIELDS).map(([name, spec]) => [
+    `\`0x${hex4(spec.tag)}\``,
+    `\`${name}\``,
+    spec.kind,
+    spec.doc,
+  ]);
+  return table(["Tag", "Name", "Kind", "Description"], rows);
+}
+
+function groupTables(): string[] {
+  const out: string[] = [];
+  for (const [name, spec] of Object.entries(FIELDS) as [string, FieldSpec][]) {
+    if (spec.kind !== "group") continue;
+    const rows = Object.entries(spec.fields ?? {}).map(([member, presence]) => {
+      const field: FieldSpec = FIELDS[member as keyof typeof FIELDS];
+      return [
+        `\`0x${hex4(field.tag)}\``,
+        `\`${member}\``,
+        field.kind,
+        presence,
+        field.doc,
+      ];
+    });
+    out.push(
+      `#### Group \`${name}\` (\`0x${hex4(spec.tag)}\`)`,
+      table(["Tag", "Name", "Kind", "Presence", "Description"], rows),
+    );
+  }
+  return out;
+}
+
+function errorTable(): string {
+  const rows = Object.entries(ERRORS).map(([name, spec]) => [
+    String(spec.code),
+    `\`${name}\``,
+    isFatal(name as ErrorName) ? "yes" : "no",
+    spec.doc,
+  ]);
+  return table(["Code", "Name", "Closes the connection", "Description"], rows);
+}
+
+/** Message groups that are not services a hello can ask for. */
+const SHARED_GROUPS: Readonly<Record<string, string>> = {
+  core: "Handshake, errors and liveness; valid on every connection.",
+  bulk: "Bulk transfers (section 6), used inside services that move data.",
+};
+
+function serviceTable(): string {
+  const names: string[] = [
+    ...new Set(Object.values(MESSAGES).map((m) => m.service)),
+  ];
+  for (const name of Object.keys(SERVICES)) {
+    if (!names.includes(name)) names.push(name);
+  }
+  const rows = names.map((name) => {
+    const offered = Object.hasOwn(SERVICES, name);
+    const doc = offered
+      ? SERVICES[name as ServiceName]
+      : SHARED_GROUPS[name] ?? "Used inside other services.";
+    const messages = (Object.keys(MESSAGES) as MessageName[])
+      .filter((m) => MESSAGES[m].service === name)
+      .map((m) => `\`${m}\``);
+    return [
+      `\`${name}\``,
+      offered ? "yes" : "no",
+      messages.join(", ") || "-",
+      doc,
+    ];
+  });
+  return table(["Service", "In hello", "Messages", "Description"], rows);
+}
+
+function presenceList(fields: FieldsSpec): string {
+  const list = Object.entries(fields).map(([name, presence]) =>
+    `\`${name}\` (${presence})`
+  );
+  return list.join(", ") || "-";
+}
+
+function fatalErrorList(): string {
+  const names = (Object.keys(ERRORS) as ErrorName[]).filter(isFatal);
+  const quoted = names.map((n) => `\`${n}\``);
+  const last = quoted.pop();
+  return quoted.length === 0 ? last ?? "" : `${quoted.join(", ")} and ${last}`;
+}
+
+// ---------------------------------------------------------------- examples
+
+function exampleBlocks(frames: readonly ExampleFrame[]): string[] {
+  return frames.flatMap((frame, i) => {
+    const arrow = frame.from === "client"
+      ? "client to server"
+      : "server to client";
+    return [
+      para(`**${i + 1}. ${arrow}:** \`${traceLine(frame.bytes)}\``),
+      code("text", `${hexDump(frame.bytes)}\n\n${breakdown(frame.bytes)}`),
+    ];
+  });
+}
+
+function traceLine(bytes: Uint8Array): string {
+  const decoded = decodeFrame(bytes, 0);
+  if (decoded === undefined) throw new Error("example frame is incomplete");
+  return describeFrame(decoded.frame.type, decoded.frame.body);
+}
+
+interface BreakdownRow {
+  readonly offset: number;
+  readonly bytes: Uint8Array;
+  readonly meaning: string;
+}
+
+const BYTES_PER_ROW = 8;
+
+/** An offset / bytes / meaning listing of one frame, read from its bytes. */
+function breakdown(frame: Uint8Array): string {
+  const view = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
+  const type = view.getUint16(0);
+  const length = view.getUint32(2);
+  const rows: BreakdownRow[] = [
+    {
+      offset: 0,
+      bytes: frame.subarray(0, 2),
+      meaning: `type 0x${hex4(type)} = ${messageName(type)}`,
+    },
+    {
+      offset: 2,
+      bytes: frame.subarray(2, HEADER_LENGTH),
+      meaning: `body length ${length}`,
+    },
+    ...fieldRows(frame, HEADER_LENGTH, frame.length, 0),
+  ];
+  const width = BYTES_PER_ROW * 3 - 1;
+  const lines = [`offset  ${"bytes".padEnd(width)}  meaning`];
+  for (const row of rows) {
+    for (let at = 0; at < Math.max(row.bytes.length, 1); at += BYTES_PER_ROW) {
+      const chunk = hexBytes(row.bytes.subarray(at, at + BYTES_PER_ROW));
+      const meaning = at === 0 ? row.meaning : "";
+      lines.push(
+        `${hex4(row.offset + at)}    ${chunk.padEnd(width)}  ${meaning}`
+          .trimEnd(),
+      );
+    }
+  }
+  return lines.join("\n");
+}
+
+function fieldRows(
+  frame: Uint8Array,
+  start: number,
+  end: number,
+  depth: number,
+): BreakdownRow[] {
+  const view = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
+  const indent = "  ".repeat(depth);
+  const rows: BreakdownRow[] = [];
+  for (let at = start; at < end;) {
+    const tag = view.getUint16(at);
+    const length = view.getUint32(at + 2);
+    const name = fieldName(tag);
+    if (name === undefined) throw new Error(`unknown tag 0x${hex4(tag)}`);
+    const spec: FieldSpec = FIELDS[name];
+    const valueAt = at + HEADER_LENGTH;
+    const value = frame.subarray(valueAt, valueAt + length);
+    rows.push(
+      {
+        offset: at,
+        bytes: frame.subarray(at, at + 2),
+        meaning: `${indent}tag 0x${hex4(tag)} = ${name} (${spec.kind})`,
+      },
+      {
+        offset: at + 2,
+        bytes: frame.subarray(at + 2, valueAt),
+        meaning: `${indent}  length ${length}`,
+      },
+    );
+    if ((tag & CONTAINER_BIT) !== 0) {
+      rows.push(...fieldRows(frame, valueAt, valueAt + length, depth + 1));
+    } else {
+      rows.push({
+        offset: valueAt,
+        bytes: value,
+        meaning: `${indent}  ${name} = ${valueText(spec, name, value)}`,
+      });
+    }
+    at = valueAt + length;
+  }
+  return rows;
+}
+
+function valueText(spec: FieldSpec, name: string, bytes: Uint8Array): string {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  switch (spec.kind) {
+    case "u8":
+      return String(view.getUint8(0));
+    case "bool":
+      return String(view.getUint8(0) !== 0);
+    case "u16": {
+      const v = view.getUint16(0);
+      return name === "code" ? `${v} (${errorName(v)})` : String(v);
+    }
+    case "u32":
+      return String(view.getUint32(0));
+    case "u64":
+      return String(view.getBigUint64(0));
+    case "f64":
+      return String(view.getFloat64(0));
+    case "string":
+      return JSON.stringify(new TextDecoder().decode(bytes));
+    default:
+      return `${bytes.length} bytes, ${
+        JSON.stringify(new TextDecoder().decode(bytes))
+      } as text`;
+  }
+}
+
+function hexBytes(bytes: Uint8Array): string {
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join(" ");
+}
+
+// ---------------------------------------------------------------- python
+
+function pythonClient(): string {
+  const messages: MessageName[] = [
+    "hello",
+    "hello_ok",
+    "error",
+    "calc_request",
+    "calc_result",
+  ];
+  const fields: (keyof typeof FIELDS)[] = [
+    "id",
+    "version",
+    "service",
+    "code",
+    "message",
+    "column",
+    "expression",
+    "value",
+    "text",
+    "limits",
+    "max_frame",
+  ];
+  const constants = [
+    "# Message types and field tags, from the tables above.",
+    ...messages.map((m) => pyConst(`MSG_${m}`, MESSAGES[m].code)),
+    ...fields.map((f) => pyConst(`FIELD_${f}`, FIELDS[f].tag)),
+  ].join("\n");
+  return `${PYTHON_CLIENT_MARKER}
+"""Evaluates one expression on a socklab calc server.
+
+Usage: python3 calc_client.py PORT [EXPRESSION] [HOST]
+"""
+import socket
+import struct
+import sys
+
+PROTOCOL_VERSION = ${PROTOCOL_VERSION}
+HEADER = struct.Struct(">HI")  # type or tag u16, length u32, big-endian
+MAX_FRAME = ${DEFAULT_LIMITS.maxFrameLength}  # largest body we accept
+
+${constants}
+
+
+def item(tag, value):
+    """Encodes one item: header, then the value bytes."""
+    return HEADER.pack(tag, len(value)) + value
+
+
+def frame(msg_type, *fields):
+    """Encodes a frame whose body is the given encoded fields."""
+    return item(msg_type, b"".join(fields))
+
+
+def recv_exact(sock, n):
+    """Reads exactly n bytes: TCP may split or join frames anywhere."""
+    data = bytearray()
+    while len(data) < n:
+        chunk = sock.recv(n - len(data))
+        if not chunk:
+            raise ConnectionError("the server closed the connection")
+        data += chunk
+    return bytes(data)
+
+
+def read_frame(sock):
+    """Reads one frame; returns (type, body)."""
+    msg_type, length = HEADER.unpack(recv_exact(sock, HEADER.size))
+    if length > MAX_FRAME:
+        raise ValueError(f"frame of {length} bytes is over our limit")
+    return msg_type, recv_exact(sock, length)
+
+
+def parse_fields(body):
+    """Splits a body (or a group's value) into {tag: value bytes}."""
+    fields = {}
+    at = 0
+    while at < len(body):
+        tag, length = HEADER.unpack_from(body, at)
+        at += HEADER.size
+        if length > len(body) - at:
+            raise ValueError(f"field 0x{tag:04x} runs past the end")
+        fields[tag] = body[at:at + length]
+        at += length
+    return fields
+
+
+def read_message(sock):
+    """Reads one frame; an error frame is raised as an exception."""
+    msg_type, body = read_frame(sock)
+    fields = parse_fields(body)
+    if msg_type == MSG_ERROR:
+        (code,) = struct.unpack(">H", fields[FIELD_CODE])
+        message = fields[FIELD_MESSAGE].decode("utf-8")
+        where = ""
+        if FIELD_COLUMN in fields:
+            (column,) = struct.unpack(">I", fields[FIELD_COLUMN])
+            where = f" (column {column})"
+        raise RuntimeError(f"server error {code}{where}: {message}")
+    return msg_type, fields
+
+
+def main():
+    port = int(sys.argv[1])
+    expression = sys.argv[2] if len(sys.argv) > 2 else "1+2"
+    host = sys.argv[3] if len(sys.argv) > 3 else "127.0.0.1"
+    with socket.create_connection((host, port), timeout=10) as sock:
+        sock.sendall(frame(
+            MSG_HELLO,
+            item(FIELD_VERSION, struct.pack(">H", PROTOCOL_VERSION)),
+            item(FIELD_SERVICE, "calc".encode("utf-8")),
+        ))
+        msg_type, hello_ok = read_message(sock)
+        if msg_type != MSG_HELLO_OK:
+            raise RuntimeError(f"expected hello_ok, got type {msg_type:#06x}")
+        server_max_frame = MAX_FRAME
+        if FIELD_LIMITS in hello_ok:  # a group: its value holds more fields
+            limits = parse_fields(hello_ok[FIELD_LIMITS])
+            (server_max_frame,) = struct.unpack(">I", limits[FIELD_MAX_FRAME])
+
+        request_id = struct.pack(">I", 1)  # a u32; the answer echoes it
+        request = frame(
+            MSG_CALC_REQUEST,
+            item(FIELD_ID, request_id),
+            item(FIELD_EXPRESSION, expression.encode("utf-8")),
+        )
+        if len(request) - HEADER.size > server_max_frame:
+            raise ValueError("the expression is too long for this server")
+        sock.sendall(request)
+        while True:  # answers may come in any order: match by id
+            msg_type, result = read_message(sock)
+            answer_id = result.get(FIELD_ID)
+            if msg_type == MSG_CALC_RESULT and answer_id == request_id:
+                break
+        # The number itself: struct.unpack(">d", result[FIELD_VALUE])[0]
+        print(result[FIELD_TEXT].decode("utf-8"))
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except (OSError, RuntimeError, ValueError) as error:
+        sys.exit(f"calc_client: {error}")
+`.trimEnd();
+}
+
+function pyConst(name: string, value: number): string {
+  return `${name.toUpperCase()} = 0x${hex4(value)}`;
+}
+
+// ---------------------------------------------------------------- markdown
+
+const WIDTH = 80;
+
+function blocks(...parts: string[]): string {
+  return parts.join("\n\n");
+}
+
+/** A paragraph wrapped at 80 columns, as `deno fmt` wraps prose. */
+function para(...parts: string[]): string {
+  return wrap(parts.join(" "), "", "");
+}
+
+function bullets(items: readonly string[]): string {
+  return items.map((item) => wrap(item, "- ", "  ")).join("\n");
+}
+
+function numbered(items: readonly string[]): string {
+  return items.map((item, i) => wrap(item, `${i + 1}. `, "   ")).join("\n");
+}
+
+/** Greedy word wrap: a word goes to the next line when it would pass 80. */
+function wrap(text: string, first: string, rest: string): string {
+  const lines: string[] = [];
+  let line = first;
+  let empty = true;
+  for (const word of words(text)) {
+    if (!empty && line.length + 1 + word.length > WIDTH) {
+      lines.push(line);
+      line = rest + word;
+    } else {
+      line += (empty ? "" : " ") + word;
+    }
+    empty = false;
+  }
+  lines.push(line);
+  return lines.join("\n");
+}
+
+/** Splits prose at spaces, keeping each `code span` whole as deno fmt does. */
+function words(text: string): string[] {
+  const out: string[] = [];
+  let word = "";
+  let inCode = false;
+  for (const char of text) {
+    if (char === "`") inCode = !inCode;
+    if (/\s/.test(char) && !inCode) {
+      if (word) out.push(word);
+      word = "";
+    } else {
+      word += char;
+    }
+  }
+  if (word) out.push(word);
+  return out;
+}
+
+/** A table with padded cells, exactly as `deno fmt` aligns them. */
+function table(head: readonly string[], rows: readonly string[][]): string {
+  const all = [head, ...rows].map((r) =>
+    r.map((c) => c.replaceAll("|", "\\|"))
+  );
+  const widths = head.map((_, i) =>
+    Math.max(3, ...all.map((r) => (r[i] ?? "").length))
+  );
+  const line = (cells: readonly string[]) =>
+    `| ${widths.map((w, i) => (cells[i] ?? "").padEnd(w)).join(" | ")} |`;
+  const [header = [], ...body] = all;
+  return [
+    line(header),
+    line(widths.map((w) => "-".repeat(w))),
+    ...body.map(line),
+  ].join("\n");
+}
+
+function code(lang: string, text: string): string {
+  return `\`\`\`${lang}\n${text}\n\`\`\``;
+}
+
+// ---------------------------------------------------------------- main
+
+async function main(args: readonly string[]): Promise<number> {
+  const unknown = args.filter((a) => a !== "--check");
+  if (unknown.length > 0) {
+    stderrSink(`gen_protocol_docs: unknown argument ${unknown[0]}`);
+    stderrSink("usage: deno task docs [--check]");
+    return 2;
+  }
+  const path = new URL(`../${DOC_PATH}`, import.meta.url);
+  const text = renderProtocolDoc();
+  if (args.includes("--check")) {
+    const current = await Deno.readTextFile(path).catch(() => undefined);
+    if (current === text) return 0;
+    stderrSink(`${DOC_PATH} is out of date: run \`deno task docs\``);
+    return 1;
+  }
+  await Deno.writeTextFile(path, text);
+  stderrSink(`wrote ${DOC_PATH}`);
+  return 0;
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));
