@@ -8,6 +8,7 @@
 
 import {
   DEFAULT_LIMITS,
+  type Frame,
   TlvDecodeError,
   type TlvLimits,
 } from "../protocol/tlv/frame.ts";
@@ -66,7 +67,7 @@ export interface TlvServerOptions {
   tls?: { cert: string; key: string } | undefined;
   /** Decoder limits. */
   limits?: Partial<TlvLimits>;
-  /** Close a connection silent for this long (ms). Default 60 000. */
+  /** Close a connection silent for this long (ms). Default {@linkcode DEFAULT_IDLE_TIMEOUT_MS}. */
   idleTimeoutMs?: number;
   /** Most connections served at once. Default 1024. */
   maxConnections?: number;
@@ -79,6 +80,9 @@ export interface TlvServerOptions {
   /** Aborting it starts a graceful shutdown. */
   signal?: AbortSignal;
 }
+
+/** How long a connection may stay silent before it is closed (ms). */
+export const DEFAULT_IDLE_TIMEOUT_MS = 60_000;
 
 const HTTP_METHODS = /^(GET|HEAD|POST|PUT|DELETE|OPTIONS|PATCH|CONNECT|TRACE) /;
 const latin1 = new TextDecoder("latin1");
@@ -113,7 +117,7 @@ export class TlvServer implements AsyncDisposable {
   constructor(options: TlvServerOptions) {
     this.#services = new Map(options.services.map((s) => [s.name, s]));
     this.#limits = { ...DEFAULT_LIMITS, ...options.limits };
-    this.#idleTimeoutMs = options.idleTimeoutMs ?? 60_000;
+    this.#idleTimeoutMs = options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
     this.#maxConnections = options.maxConnections ?? 1024;
     this.#graceMs = options.graceMs ?? 5000;
     this.#log = options.log ?? new Logger({ name: "server" });
@@ -222,6 +226,7 @@ export class TlvServer implements AsyncDisposable {
       services: this.#services,
       limits: this.#limits,
       idleTimeoutMs: this.#idleTimeoutMs,
+      graceMs: this.#graceMs,
       log: this.#log,
       tracer: this.#tracer,
       closing: () => this.#closing,
@@ -233,6 +238,7 @@ interface ServerContext {
   services: Map<string, TlvService>;
   limits: TlvLimits;
   idleTimeoutMs: number;
+  graceMs: number;
   log: Logger;
   tracer: Tracer | undefined;
   closing: () => boolean;
@@ -247,6 +253,7 @@ class Connection implements Session {
   #handler: TlvService | undefined;
   #abort = new AbortController();
   #inFlight = 0;
+  #settled: PromiseWithResolvers<void> | undefined;
   #idleTimer: ReturnType<typeof setTimeout> | undefined;
   #shuttingDown = false;
   #done = Promise.withResolvers<void>();
@@ -283,26 +290,7 @@ class Connection implements Session {
         const frames = await this.fc.readFrames();
         if (frames === null) break;
         this.#armIdle();
-        this.fc.cork();
-        try {
-          for (const frame of frames) {
-            if (this.fc.closed) break;
-            let message: Message;
-            try {
-              message = decodeMessage(frame, this.#ctx.limits);
-            } catch (error) {
-              if (!(error instanceof TlvDecodeError)) throw error;
-              this.#reject(
-                new ProtocolError(error.code, error.message),
-                peekId(frame.body),
-              );
-              continue;
-            }
-            this.#dispatch(message);
-          }
-        } finally {
-          this.fc.uncork();
-        }
+        this.#handleFrames(frames);
         // A peer that pipelines without reading must not grow our memory.
         if (this.fc.congested) await this.fc.drained();
       }
@@ -362,7 +350,11 @@ class Connection implements Session {
       return;
     }
     // Not sniffed away: these bytes are the start of the TLV stream.
-    const frames = this.fc.pushFrames(first);
+    this.#handleFrames(this.fc.pushFrames(first));
+  }
+
+  /** Decodes and dispatches one read's frames; their answers share a write. */
+  #handleFrames(frames: readonly Frame[]): void {
     this.fc.cork();
     try {
       for (const frame of frames) {
@@ -373,7 +365,13 @@ class Connection implements Session {
         } catch (error) {
           if (!(error instanceof TlvDecodeError)) throw error;
           this.#reject(
-            new ProtocolError(error.code, error.message),
+            // Before a hello there is no session to keep: close.
+            this.#handler === undefined
+              ? new ProtocolError(
+                "hello_required",
+                `expected hello as the first frame: ${error.message}`,
+              )
+              : new ProtocolError(error.code, error.message),
             peekId(frame.body),
           );
           continue;
@@ -442,8 +440,9 @@ class Connection implements Session {
     if (result instanceof Promise) {
       this.#inFlight++;
       result.catch((error) => this.#handlerError(error, id)).finally(() => {
-        this.#inFlight--;
-        if (this.#shuttingDown && this.#inFlight === 0) this.#closeWhenIdle();
+        if (--this.#inFlight > 0) return;
+        this.#settled?.resolve();
+        if (this.#shuttingDown) this.#closeWhenIdle();
       });
     }
   }
@@ -536,18 +535,33 @@ class Connection implements Session {
 
   beginShutdown(): void {
     this.#shuttingDown = true;
-    if (this.#inFlight === 0) this.#closeWhenIdle();
+    // An idle peer is told why it is being closed.
+    if (this.#inFlight === 0) {
+      this.#reject(
+        new ProtocolError("shutting_down", "server is shutting down"),
+      );
+    }
   }
 
   #closeWhenIdle(): void {
     this.fc.closeAfterFlush(1000);
   }
 
+  /**
+   * Waits for async handlers still running (a half-closed peer still reads
+   * their answers), bounded by the grace period.
+   */
   async #settle(): Promise<void> {
-    // In-flight async handlers finish (they see signal aborted only after).
-    while (this.#inFlight > 0 && !this.fc.closed) {
-      await new Promise((r) => setTimeout(r, 10));
-    }
+    if (this.#inFlight === 0 || this.fc.closed) return;
+    this.#settled = Promise.withResolvers<void>();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      this.#settled.promise,
+      new Promise<void>((
+        resolve,
+      ) => (timer = setTimeout(resolve, this.#ctx.graceMs))),
+    ]);
+    clearTimeout(timer);
   }
 
   forceClose(): void {

@@ -15,6 +15,7 @@
  */
 
 import { stderrSink } from "../lib/log.ts";
+import { DEFAULT_IDLE_TIMEOUT_MS } from "../lib/server.ts";
 import { MAX_DATAGRAM } from "../lib/udp_server.ts";
 import { VERSION } from "../lib/version.ts";
 import { describeFrame, hexDump } from "../protocol/tlv/describe.ts";
@@ -56,13 +57,6 @@ export const DOC_PATH = "docs/PROTOCOL.md";
  * the client by it.
  */
 export const PYTHON_CLIENT_MARKER = "# socklab-example: calc_client.py";
-
-/**
- * TlvServer's default idle timeout, as its hello_ok announces it. Not
- * exported by the server; `tests/protocol_docs_test.ts` compares the example
- * hello_ok with what a real server sends, so a change there fails the test.
- */
-const SERVER_IDLE_TIMEOUT_MS = 60_000;
 
 /** One frame of a worked example. */
 export interface ExampleFrame {
@@ -121,7 +115,7 @@ function handshake(service: ServiceName): ExampleFrame[] {
       max_frame: DEFAULT_LIMITS.maxFrameLength,
       max_fields: DEFAULT_LIMITS.maxFields,
       max_depth: DEFAULT_LIMITS.maxDepth,
-      idle_timeout: SERVER_IDLE_TIMEOUT_MS,
+      idle_timeout: DEFAULT_IDLE_TIMEOUT_MS,
     },
   });
   return [{ from: "client", bytes: hello }, { from: "server", bytes: helloOk }];
@@ -345,14 +339,16 @@ function lifecycleSection(): string {
     bullets([
       "**Idle timeout**: a connection on which nothing arrives for " +
       "`idle_timeout` milliseconds (from `hello_ok`, default " +
-      `${SERVER_IDLE_TIMEOUT_MS}) gets \`idle_timeout\` and is closed. ` +
+      `${DEFAULT_IDLE_TIMEOUT_MS}) gets \`idle_timeout\` and is closed. ` +
       "Send a `ping` to keep a quiet connection open.",
       "**Connection cap**: a server serving its maximum number of " +
       "connections answers a new one with `server_busy` at once, before " +
       "any hello, and closes it. Try again later.",
       "**Shutdown**: a server that is shutting down stops accepting, " +
       "answers the requests already in flight, then closes each " +
-      "connection. A request that arrives meanwhile gets `shutting_down`.",
+      "connection. A request that arrives meanwhile gets `shutting_down`; " +
+      "an idle connection gets a `shutting_down` frame without an id, then " +
+      "the close.",
       "**HTTP by mistake**: if the first bytes on a plain TLV port look " +
       "like an HTTP request line (`GET /`), the server answers " +
       "`HTTP/1.1 400 Bad Request` with a short text body pointing to this " +

@@ -12,11 +12,11 @@ import { connectTlv } from "../lib/client.ts";
 import { concat } from "../lib/frame_conn.ts";
 import { Logger } from "../lib/log.ts";
 import { TlvServer } from "../lib/server.ts";
-import { decodeFrame } from "../protocol/tlv/frame.ts";
-import { decodeMessage, encodeMessage } from "../protocol/tlv/message.ts";
+import { encodeMessage } from "../protocol/tlv/message.ts";
 import { RemoteError } from "../protocol/tlv/protocol_error.ts";
-import { ERRORS, type Message } from "../protocol/tlv/registry.ts";
+import { ERRORS } from "../protocol/tlv/registry.ts";
 import { calcService } from "../roles/calc/service.ts";
+import { readMessages, writeAll } from "./_raw_peer.ts";
 
 /** A quiet logger whose lines a test can read. */
 function collectingLog(): { log: Logger; lines: string[] } {
@@ -25,62 +25,6 @@ function collectingLog(): { log: Logger; lines: string[] } {
     log: new Logger({ name: "calc-server", sink: (l) => lines.push(l) }),
     lines,
   };
-}
-
-/** Rejects with a message naming `what` if `promise` is not settled in time. */
-async function within<T>(
-  promise: Promise<T>,
-  ms: number,
-  what: string,
-): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)),
-      ms,
-    );
-  });
-  try {
-    return await Promise.race([promise, late]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/**
- * Reads from a raw connection until `count` messages have arrived (or the
- * peer closes), decoding them with the real codec.
- */
-async function readMessages(
-  conn: Deno.Conn,
-  count: number,
-  timeoutMs = 5000,
-): Promise<Message[]> {
-  const messages: Message[] = [];
-  let pending: Uint8Array = new Uint8Array(0);
-  const buffer = new Uint8Array(64 * 1024);
-  const read = async () => {
-    while (messages.length < count) {
-      const n = await conn.read(buffer);
-      if (n === null) return;
-      pending = concat([pending, buffer.subarray(0, n)]);
-      let at = 0;
-      for (;;) {
-        const decoded = decodeFrame(pending, at);
-        if (decoded === undefined) break;
-        messages.push(decodeMessage(decoded.frame));
-        at = decoded.next;
-      }
-      pending = pending.slice(at);
-    }
-  };
-  await within(read(), timeoutMs, `${count} messages`);
-  return messages;
-}
-
-async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
-  let at = 0;
-  while (at < bytes.length) at += await conn.write(bytes.subarray(at));
 }
 
 const hello = () => encodeMessage("hello", { version: 1, service: "calc" });

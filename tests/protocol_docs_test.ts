@@ -22,6 +22,7 @@ import {
   renderProtocolDoc,
 } from "../scripts/gen_protocol_docs.ts";
 import { ROOT } from "./_util.ts";
+import { writeAll } from "./_raw_peer.ts";
 
 const quiet = () => new Logger({ sink: () => {} });
 
@@ -185,12 +186,6 @@ async function writeAndClose(
   const writer = stream.getWriter();
   await writer.write(new TextEncoder().encode(text));
   await writer.close();
-}
-
-async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
-  for (let at = 0; at < bytes.length;) {
-    at += await conn.write(bytes.subarray(at));
-  }
 }
 
 function hex(bytes: Uint8Array): string {

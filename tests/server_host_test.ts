@@ -9,7 +9,7 @@
 
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { ConnectionError, connectTlv, type TlvClient } from "../lib/client.ts";
+import { connectTlv, type TlvClient } from "../lib/client.ts";
 import { concat } from "../lib/frame_conn.ts";
 import { Logger, type LogLevel } from "../lib/log.ts";
 import { type Session, TlvServer, type TlvService } from "../lib/server.ts";
@@ -25,6 +25,7 @@ import {
 } from "../protocol/tlv/registry.ts";
 import { calcService } from "../roles/calc/service.ts";
 import { echoService } from "../roles/echo/service.ts";
+import { readMessages, readToEnd, within, writeAll } from "./_raw_peer.ts";
 
 // ---------------------------------------------------------------- helpers
 
@@ -61,31 +62,6 @@ class LogCollector {
   }
 }
 
-/** Rejects with a message naming `what` if `promise` is not settled in time. */
-async function within<T>(
-  promise: Promise<T>,
-  ms: number,
-  what: string,
-): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)),
-      ms,
-    );
-  });
-  try {
-    return await Promise.race([promise, late]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
-  let at = 0;
-  while (at < bytes.length) at += await conn.write(bytes.subarray(at));
-}
-
 /** Decodes every whole frame in `bytes`; returns them and the leftover. */
 function decodeAll(bytes: Uint8Array): { messages: Message[]; rest: number } {
   const messages: Message[] = [];
@@ -97,62 +73,6 @@ function decodeAll(bytes: Uint8Array): { messages: Message[]; rest: number } {
     at = decoded.next;
   }
   return { messages, rest: bytes.length - at };
-}
-
-/**
- * Reads until the server closes the connection (a reset after the last
- * bytes counts as a close) and returns everything received.
- */
-async function readToEnd(conn: Deno.Conn, timeoutMs = 5000): Promise<
-  Uint8Array
-> {
-  const chunks: Uint8Array[] = [];
-  const buffer = new Uint8Array(64 * 1024);
-  const read = async () => {
-    for (;;) {
-      let n: number | null;
-      try {
-        n = await conn.read(buffer);
-      } catch (error) {
-        if (error instanceof Deno.errors.ConnectionReset) return;
-        throw error;
-      }
-      if (n === null) return;
-      chunks.push(buffer.slice(0, n));
-    }
-  };
-  await within(read(), timeoutMs, "the server to close the connection");
-  return concat(chunks);
-}
-
-/** Reads until `count` messages have arrived. */
-async function readMessages(
-  conn: Deno.Conn,
-  count: number,
-  timeoutMs = 5000,
-): Promise<Message[]> {
-  const messages: Message[] = [];
-  let pending: Uint8Array = new Uint8Array(0);
-  const buffer = new Uint8Array(64 * 1024);
-  const read = async () => {
-    while (messages.length < count) {
-      const n = await conn.read(buffer);
-      if (n === null) {
-        throw new Error(`connection closed after ${messages.length} messages`);
-      }
-      pending = concat([pending, buffer.subarray(0, n)]);
-      let at = 0;
-      for (;;) {
-        const decoded = decodeFrame(pending, at);
-        if (decoded === undefined) break;
-        messages.push(decodeMessage(decoded.frame));
-        at = decoded.next;
-      }
-      pending = pending.slice(at);
-    }
-  };
-  await within(read(), timeoutMs, `${count} messages`);
-  return messages;
 }
 
 /** Asserts `message` is an error frame with code `name`; returns its fields. */
@@ -366,6 +286,26 @@ Deno.test("TlvServer answers a first frame that is not a hello with hello_requir
   assert.match(error.message, /calc_request/);
 });
 
+Deno.test("TlvServer answers an undecodable first frame with hello_required and closes", async () => {
+  const logs = new LogCollector();
+  await using server = new TlvServer({
+    services: [calcService()],
+    port: 0,
+    log: logs.log,
+  });
+  using conn = await Deno.connect({ port: server.addr.port });
+  // A well-framed message of a type nobody knows, carrying an id.
+  await writeAll(
+    conn,
+    new Uint8Array([0x77, 0x77, 0, 0, 0, 10, 0, 1, 0, 0, 0, 4, 0, 0, 0, 9]),
+  );
+  const { messages } = decodeAll(await readToEnd(conn));
+  assert.equal(messages.length, 1);
+  const error = assertError(messages[0], "hello_required");
+  assert.match(error.message, /unknown type 0x7777/);
+  assert.equal(error.id, 9);
+});
+
 Deno.test("TlvServer answers a hello with protocol version 2 with version_unsupported and closes", async () => {
   const logs = new LogCollector();
   await using server = new TlvServer({
@@ -552,12 +492,17 @@ Deno.test("TlvServer.shutdown() closes idle connections, stops accepting and res
   await within(server.shutdown(), 3000, "shutdown");
   assert.ok(finished);
   assert.equal(server.connections, 0);
-  // The raw peer sees the connection end.
-  assert.equal((await readToEnd(raw, 2000)).length, 0);
-  await assert.rejects(
-    client.request("calc_request", { expression: "1" }),
-    ConnectionError,
+  // The raw peer is told why, then sees the connection end.
+  const last = await readToEnd(raw, 2000);
+  const told = decodeFrame(last, 0);
+  assert.ok(told !== undefined && told.next === last.length);
+  const farewell = decodeMessage(told.frame);
+  assert.equal(farewell.type, "error");
+  assert.equal(
+    farewell.type === "error" && farewell.fields.code,
+    ERRORS.shutting_down.code,
   );
+  await assertShutDown(client);
   // The listener is closed: the accept loop has ended.
   await assert.rejects(
     Deno.connect({ port }),
@@ -622,10 +567,7 @@ Deno.test("TlvServer[Symbol.asyncDispose]() shuts the server down", async () => 
   }
   try {
     assert.ok(finished);
-    await assert.rejects(
-      client.request("calc_request", { expression: "1" }),
-      ConnectionError,
-    );
+    await assertShutDown(client);
     await assert.rejects(
       Deno.connect({ port }),
       Deno.errors.ConnectionRefused,
@@ -652,11 +594,16 @@ Deno.test("TlvServer shuts down when its signal is aborted", async () => {
   controller.abort();
   await within(server.finished, 3000, "finished after abort");
   assert.equal(server.connections, 0);
+  await assertShutDown(client);
+});
+
+/** A client of a server that shut down was told so, and can send no more. */
+async function assertShutDown(client: TlvClient): Promise<void> {
   await assert.rejects(
     client.request("calc_request", { expression: "1" }),
-    ConnectionError,
+    (e) => e instanceof RemoteError && e.codeName === "shutting_down",
   );
-});
+}
 
 // ---------------------------------------------------------------- backpressure
 
