@@ -83,16 +83,29 @@ export async function readMessages(
       const n = await conn.read(buffer);
       if (n === null) return;
       pending = concat([pending, buffer.subarray(0, n)]);
-      let at = 0;
-      for (;;) {
-        const decoded = decodeFrame(pending, at);
-        if (decoded === undefined) break;
-        messages.push(decodeMessage(decoded.frame));
-        at = decoded.next;
-      }
-      pending = pending.slice(at);
+      const decoded = decodeAll(pending);
+      messages.push(...decoded.messages);
+      pending = pending.slice(pending.length - decoded.rest);
     }
   };
   await within(read(), timeoutMs, `${count} messages`);
   return messages;
+}
+
+/**
+ * Decodes every whole frame in `bytes` with the real codec; returns the
+ * messages and how many bytes are left over after the last whole frame.
+ */
+export function decodeAll(
+  bytes: Uint8Array,
+): { messages: Message[]; rest: number } {
+  const messages: Message[] = [];
+  let at = 0;
+  for (;;) {
+    const decoded = decodeFrame(bytes, at);
+    if (decoded === undefined) break;
+    messages.push(decodeMessage(decoded.frame));
+    at = decoded.next;
+  }
+  return { messages, rest: bytes.length - at };
 }

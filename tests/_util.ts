@@ -1,6 +1,7 @@
 /**
  * Test helpers: run `main.ts` exactly as a user (or the compiled binary)
- * would, and wait for its ready line instead of sleeping.
+ * would, and wait for its ready line instead of sleeping; plus the small
+ * temp-dir, directory-listing and port helpers several test files share.
  *
  * @module
  */
@@ -211,4 +212,82 @@ function splitLines(): TransformStream<string, string> {
       if (pending) controller.enqueue(pending);
     },
   });
+}
+
+/** A temporary directory that removes itself, contents and all, on dispose. */
+export interface TempDir extends AsyncDisposable {
+  /** Absolute path of the directory. */
+  readonly path: string;
+}
+
+/**
+ * Makes a temporary directory, in `options.dir` (created first if missing)
+ * or else the system's temp dir, named with `options.prefix`.
+ *
+ * @example
+ * ```ts
+ * await using tmp = await tempDir({ prefix: "socklab_" });
+ * await Deno.writeTextFile(`${tmp.path}/a.txt`, "a");
+ * ```
+ */
+export async function tempDir(
+  options: Deno.MakeTempOptions = {},
+): Promise<TempDir> {
+  if (options.dir !== undefined) {
+    await Deno.mkdir(options.dir, { recursive: true });
+  }
+  const path = await Deno.makeTempDir(options);
+  return {
+    path,
+    async [Symbol.asyncDispose]() {
+      await Deno.remove(path, { recursive: true });
+    },
+  };
+}
+
+/** The names of the entries in the directory `path`, sorted. */
+export async function listDir(path: string): Promise<string[]> {
+  const names: string[] = [];
+  for await (const entry of Deno.readDir(path)) names.push(entry.name);
+  return names.sort();
+}
+
+/** A loopback port on which nothing listens (bound, then released). */
+export function closedPort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = listener.addr;
+  listener.close();
+  return port;
+}
+
+/**
+ * Runs `deno run SCRIPT ARGS…` to completion with the project's deno.json,
+ * under the compiled binary's one grant (`-P=binary`), from the project root
+ * with no stdin, and returns its exit code and output. `options.env` is added
+ * to the inherited environment.
+ */
+export async function runScript(
+  script: string,
+  args: readonly string[],
+  options: { env?: Record<string, string> } = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--quiet",
+      `--config=${ROOT}deno.json`,
+      "-P=binary",
+      script,
+      ...args,
+    ],
+    cwd: ROOT,
+    stdin: "null",
+    env: options.env ?? {},
+  }).output();
+  const decoder = new TextDecoder();
+  return {
+    code: output.code,
+    stdout: decoder.decode(output.stdout),
+    stderr: decoder.decode(output.stderr),
+  };
 }

@@ -10,32 +10,13 @@ import assert from "node:assert/strict";
 import config from "../deno.json" with { type: "json" };
 import { ROLES } from "../roles/registry.ts";
 import { allFlags } from "../roles/role.ts";
-import { MAIN, ROOT, runRole } from "./_util.ts";
-
-const decoder = new TextDecoder();
+import { closedPort, MAIN, runRole, runScript } from "./_util.ts";
 
 /** Runs `main.ts ARGS…` (no `--role` added) as the binary would. */
-async function runMain(
+function runMain(
   args: readonly string[],
 ): Promise<{ code: number; stdout: string; stderr: string }> {
-  const output = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--quiet",
-      `--config=${ROOT}deno.json`,
-      "-P=binary",
-      MAIN,
-      ...args,
-    ],
-    cwd: ROOT,
-    stdin: "null",
-    env: { NO_COLOR: "1" },
-  }).output();
-  return {
-    code: output.code,
-    stdout: decoder.decode(output.stdout),
-    stderr: decoder.decode(output.stderr),
-  };
+  return runScript(MAIN, args, { env: { NO_COLOR: "1" } });
 }
 
 function lines(text: string): string[] {
@@ -48,14 +29,6 @@ function assertOneLineError(stderr: string, pattern: RegExp): void {
   assert.equal(got.length, 1, `expected one stderr line, got:\n${stderr}`);
   assert.match(got[0]!, pattern);
   assert.doesNotMatch(stderr, /^\s+at /m, "no stack trace");
-}
-
-/** A loopback port on which nothing listens (bound, then released). */
-function closedPort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr;
-  listener.close();
-  return port;
 }
 
 Deno.test("main.ts --help lists every role with its summary and exits 0", async () => {

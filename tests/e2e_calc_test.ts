@@ -9,7 +9,16 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { type Grant, readyPort, ROOT, runRole, spawnRole } from "./_util.ts";
+import {
+  type Grant,
+  listDir,
+  readyPort,
+  ROOT,
+  runRole,
+  spawnRole,
+  type TempDir,
+  tempDir,
+} from "./_util.ts";
 
 /** What testdata/calc/expressions.txt must produce, line for line. */
 const EXPRESSIONS_RESULT = [
@@ -26,24 +35,8 @@ const EXPRESSIONS_RESULT = [
 ].join("\n") + "\n";
 
 /** A temp dir inside the project (the calc-client set may write only there). */
-async function projectTempDir(): Promise<AsyncDisposable & { path: string }> {
-  await Deno.mkdir(join(ROOT, ".tmp"), { recursive: true });
-  const path = await Deno.makeTempDir({
-    dir: join(ROOT, ".tmp"),
-    prefix: "e2e_calc_",
-  });
-  return {
-    path,
-    async [Symbol.asyncDispose]() {
-      await Deno.remove(path, { recursive: true });
-    },
-  };
-}
-
-async function listDir(path: string): Promise<string[]> {
-  const names: string[] = [];
-  for await (const entry of Deno.readDir(path)) names.push(entry.name);
-  return names.sort();
+function projectTempDir(): Promise<TempDir> {
+  return tempDir({ dir: join(ROOT, ".tmp"), prefix: "e2e_calc_" });
 }
 
 /**

@@ -10,34 +10,26 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import config from "../deno.json" with { type: "json" };
 import { ROLES } from "../roles/registry.ts";
-import { readyPort, ROOT, runRole, spawnRole } from "./_util.ts";
+import {
+  closedPort,
+  listDir,
+  readyPort,
+  ROOT,
+  runRole,
+  runScript,
+  spawnRole,
+  type TempDir,
+  tempDir,
+} from "./_util.ts";
 
 const PROBE = join(ROOT, "tests", "fixtures", "drop_probe.ts");
 const PERMISSIONS: Record<string, Record<string, unknown>> = config.permissions;
 
 /** A temp dir outside the project root, removed on dispose. */
-async function outsideTempDir(): Promise<AsyncDisposable & { path: string }> {
-  const path = await Deno.makeTempDir({ prefix: "socklab_perm_" });
-  assert.ok(!path.startsWith(ROOT), `${path} is outside ${ROOT}`);
-  return {
-    path,
-    async [Symbol.asyncDispose]() {
-      await Deno.remove(path, { recursive: true });
-    },
-  };
-}
-
-async function listDir(path: string): Promise<string[]> {
-  const names: string[] = [];
-  for await (const entry of Deno.readDir(path)) names.push(entry.name);
-  return names.sort();
-}
-
-function closedPort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr;
-  listener.close();
-  return port;
+async function outsideTempDir(): Promise<TempDir> {
+  const tmp = await tempDir({ prefix: "socklab_perm_" });
+  assert.ok(!tmp.path.startsWith(ROOT), `${tmp.path} is outside ${ROOT}`);
+  return tmp;
 }
 
 Deno.test("calc-client under its permission set cannot write --out outside the project root", async () => {
@@ -99,23 +91,13 @@ Deno.test("dropPermissions() under the binary grant: none denies read and write,
   const results = await Promise.all(levels.map(async (level) => {
     const dir = join(tmp.path, level);
     await Deno.mkdir(dir);
-    const output = await new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "--quiet",
-        `--config=${ROOT}deno.json`,
-        "-P=binary",
-        PROBE,
-        level,
-        readable,
-        dir,
-      ],
-      cwd: ROOT,
-      stdin: "null",
-    }).output();
-    const stderr = new TextDecoder().decode(output.stderr);
-    assert.equal(output.code, 0, `${level}: ${stderr}`);
-    const report = JSON.parse(new TextDecoder().decode(output.stdout));
+    const { code, stdout, stderr } = await runScript(PROBE, [
+      level,
+      readable,
+      dir,
+    ]);
+    assert.equal(code, 0, `${level}: ${stderr}`);
+    const report = JSON.parse(stdout);
     return { level, report, written: await listDir(dir) };
   }));
   assert.deepEqual(results, [

@@ -25,7 +25,13 @@ import {
 } from "../protocol/tlv/registry.ts";
 import { calcService } from "../roles/calc/service.ts";
 import { echoService } from "../roles/echo/service.ts";
-import { readMessages, readToEnd, within, writeAll } from "./_raw_peer.ts";
+import {
+  decodeAll,
+  readMessages,
+  readToEnd,
+  within,
+  writeAll,
+} from "./_raw_peer.ts";
 
 // ---------------------------------------------------------------- helpers
 
@@ -60,19 +66,6 @@ class LogCollector {
     return within(promise, timeoutMs, `a log line matching ${pattern}`)
       .finally(() => this.#waiters.delete(check));
   }
-}
-
-/** Decodes every whole frame in `bytes`; returns them and the leftover. */
-function decodeAll(bytes: Uint8Array): { messages: Message[]; rest: number } {
-  const messages: Message[] = [];
-  let at = 0;
-  for (;;) {
-    const decoded = decodeFrame(bytes, at);
-    if (decoded === undefined) break;
-    messages.push(decodeMessage(decoded.frame));
-    at = decoded.next;
-  }
-  return { messages, rest: bytes.length - at };
 }
 
 /** Asserts `message` is an error frame with code `name`; returns its fields. */

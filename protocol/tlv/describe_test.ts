@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { concat, item } from "./_testing.ts";
 import { describeFrame, hexDump } from "./describe.ts";
 import { decodeFrame } from "./frame.ts";
 import { encodeMessage } from "./message.ts";
@@ -11,24 +12,6 @@ function describe(message: Message): string {
   );
   assert.ok(decoded);
   return describeFrame(decoded.frame.type, decoded.frame.body);
-}
-
-function item(tag: number, ...parts: Uint8Array[]): Uint8Array {
-  const length = parts.reduce((n, p) => n + p.length, 0);
-  const out = new Uint8Array(6 + length);
-  const view = new DataView(out.buffer);
-  view.setUint16(0, tag);
-  view.setUint32(2, length);
-  let at = 6;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
-
-function body(...items: Uint8Array[]): Uint8Array {
-  return item(0, ...items).subarray(6);
 }
 
 Deno.test({
@@ -121,7 +104,7 @@ Deno.test({
     assert.equal(
       describeFrame(
         0x7abc,
-        body(
+        concat(
           item(0x0001, new Uint8Array([0, 0, 0, 5])),
           item(0x0777, new Uint8Array([1, 2, 3])),
           item(0x8777, item(0x0001, new Uint8Array([0, 0, 0, 6]))),
@@ -131,7 +114,7 @@ Deno.test({
     );
     // A known field of the wrong size is shown as bytes, not misread.
     assert.equal(
-      describeFrame(0x0004, body(item(0x0001, new Uint8Array([0, 9])))),
+      describeFrame(0x0004, concat(item(0x0001, new Uint8Array([0, 9])))),
       "ping id=<2 bytes 0009>",
     );
   },

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import fc from "fast-check";
+import { concat, split } from "./_testing.ts";
 import { DEFAULT_LIMITS, TlvDecodeError } from "./frame.ts";
 import { FrameReader } from "./frame_reader.ts";
 import { decodeMessage, encodeMessage } from "./message.ts";
@@ -60,26 +61,9 @@ function mixedMessages(count: number): Message[] {
 }
 
 function encodeAll(messages: readonly Message[]): Uint8Array {
-  const parts = messages.map((m) => encodeMessage(m.type, m.fields as never));
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
-
-/** `bytes` cut into pieces whose sizes cycle through `sizes`. */
-function split(bytes: Uint8Array, sizes: readonly number[]): Uint8Array[] {
-  if (sizes.length === 0) return [bytes];
-  const out: Uint8Array[] = [];
-  for (let at = 0, i = 0; at < bytes.length; i++) {
-    const size = sizes[i % sizes.length] ?? 1;
-    out.push(bytes.subarray(at, at + size));
-    at += size;
-  }
-  return out;
+  return concat(
+    ...messages.map((m) => encodeMessage(m.type, m.fields as never)),
+  );
 }
 
 /**

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { concat, item } from "./_testing.ts";
 import {
   decodeFrame,
   decodeItems,
@@ -9,32 +10,14 @@ import {
 } from "./frame.ts";
 import type { ErrorName } from "./registry.ts";
 
-// Bytes are built by hand here, not with writeHeader, so a bug in writeHeader
-// cannot hide a bug in the decoder.
-function item(tag: number, ...parts: Uint8Array[]): Uint8Array {
-  const length = parts.reduce((n, p) => n + p.length, 0);
-  const out = new Uint8Array(6 + length);
-  const view = new DataView(out.buffer);
-  view.setUint16(0, tag);
-  view.setUint32(2, length);
-  let at = 6;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
-
+// Bytes are built by hand here and in ./_testing.ts, not with writeHeader, so
+// a bug in writeHeader cannot hide a bug in the decoder.
 function header(tag: number, length: number): Uint8Array {
   const out = new Uint8Array(6);
   const view = new DataView(out.buffer);
   view.setUint16(0, tag);
   view.setUint32(2, length);
   return out;
-}
-
-function concat(...parts: Uint8Array[]): Uint8Array {
-  return item(0, ...parts).subarray(6);
 }
 
 function u32(n: number): Uint8Array {

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { concat, item } from "./_testing.ts";
 import { decodeFrame, type Frame, TlvDecodeError } from "./frame.ts";
 import { decodeMessage, encodeMessage } from "./message.ts";
 import {
@@ -53,22 +54,8 @@ function roundTrip(bytes: Uint8Array): Message {
 }
 
 // Hand-built items, independent of the encoder under test.
-function item(tag: number, ...parts: Uint8Array[]): Uint8Array {
-  const length = parts.reduce((n, p) => n + p.length, 0);
-  const out = new Uint8Array(6 + length);
-  const view = new DataView(out.buffer);
-  view.setUint16(0, tag);
-  view.setUint32(2, length);
-  let at = 6;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
-
 function frame(type: number, ...fields: Uint8Array[]): Frame {
-  return { type, body: item(0, ...fields).subarray(6) };
+  return { type, body: concat(...fields) };
 }
 
 function uint(n: number | bigint, size: number): Uint8Array {

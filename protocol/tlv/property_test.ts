@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
+import { concat, item, split } from "./_testing.ts";
 import { describeFrame } from "./describe.ts";
 import { decodeFrame, TlvDecodeError } from "./frame.ts";
 import { FrameReader } from "./frame_reader.ts";
@@ -97,28 +98,9 @@ const { tree } = fc.letrec<{ tree: Tree }>((tie) => ({
 function serialize(items: readonly Tree[]): Uint8Array {
   const parts = items.map((t) => {
     const value = "value" in t ? t.value : serialize(t.children);
-    return withHeader(t.tag, value);
+    return item(t.tag, value);
   });
-  return concat(parts);
-}
-
-function withHeader(tag: number, value: Uint8Array): Uint8Array {
-  const out = new Uint8Array(6 + value.length);
-  const view = new DataView(out.buffer);
-  view.setUint16(0, tag);
-  view.setUint32(2, value.length);
-  out.set(value, 6);
-  return out;
-}
-
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
+  return concat(...parts);
 }
 
 const bodyArb = fc.oneof(
@@ -135,22 +117,11 @@ const typeArb = fc.oneof(
 const streamArb = fc.array(
   fc.oneof(
     fc.uint8Array({ minLength: 1, maxLength: 16 }),
-    fc.tuple(typeArb, bodyArb).map(([type, body]) => withHeader(type, body)),
+    fc.tuple(typeArb, bodyArb).map(([type, body]) => item(type, body)),
     messageArb.map(encode),
   ),
   { maxLength: 8 },
-).map(concat);
-
-function split(bytes: Uint8Array, sizes: readonly number[]): Uint8Array[] {
-  if (sizes.length === 0) return [bytes];
-  const out: Uint8Array[] = [];
-  for (let at = 0, i = 0; at < bytes.length; i++) {
-    const size = sizes[i % sizes.length] ?? 1;
-    out.push(bytes.subarray(at, at + size));
-    at += size;
-  }
-  return out;
-}
+).map((parts) => concat(...parts));
 
 function assertDecodeError(error: unknown): void {
   if (!(error instanceof TlvDecodeError)) throw error;
