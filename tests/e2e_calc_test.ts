@@ -10,6 +10,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import {
+  denoArgs,
   type Grant,
   listDir,
   readyPort,
@@ -125,6 +126,36 @@ Deno.test("calc-client reads piped stdin, skipping blank and # lines, and exits 
     assert.equal(code, 1, stderr);
     assert.equal(stdout, expected);
     assert.equal(await Deno.readTextFile(out), expected);
+  });
+});
+
+Deno.test("calc-client at a terminal prompts, answers each line as typed and stops at quit", async () => {
+  // `script` (util-linux, on every Debian) gives the client a real pty.
+  await using tmp = await projectTempDir();
+  const out = join(tmp.path, "result.txt");
+  await withCalcServer({}, async (port) => {
+    const command = [
+      Deno.execPath(),
+      ...denoArgs("calc-client", ["--port", String(port), "--out", out]),
+    ]
+      .map((a) => `'${a.replaceAll("'", "'\\''")}'`)
+      .join(" ");
+    const child = new Deno.Command("script", {
+      args: ["-qec", command, "/dev/null"],
+      cwd: ROOT,
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "piped",
+      env: { NO_COLOR: "1" },
+    }).spawn();
+    const writer = child.stdin.getWriter();
+    await writer.write(new TextEncoder().encode("1+2\n2^10\nquit\n"));
+    await writer.close();
+    const { code, stdout } = await child.output();
+    const screen = new TextDecoder().decode(stdout).replaceAll("\r", "");
+    assert.equal(code, 0, screen);
+    assert.match(screen, /calc> 1\+2 = 3\ncalc> 2\^10 = 1024\ncalc> /);
+    assert.equal(await Deno.readTextFile(out), "1+2 = 3\n2^10 = 1024\n");
   });
 });
 
