@@ -248,7 +248,6 @@ interface ServerContext {
 class Connection implements Session {
   readonly fc: FrameConnection;
   readonly peer: string;
-  service: ServiceName = "echo";
   #ctx: ServerContext;
   #handler: TlvService | undefined;
   #abort = new AbortController();
@@ -271,6 +270,12 @@ class Connection implements Session {
 
   get signal(): AbortSignal {
     return this.#abort.signal;
+  }
+
+  /** Handlers only ever see a session after its hello picked a service. */
+  get service(): ServiceName {
+    if (this.#handler === undefined) throw new Error("no service before hello");
+    return this.#handler.name;
   }
 
   send<M extends MessageName>(type: M, fields: MessageFields<M>): void {
@@ -497,7 +502,6 @@ class Connection implements Session {
       return;
     }
     this.#handler = handler;
-    this.service = handler.name;
     this.#ctx.log.debug("hello", {
       peer: this.peer,
       service,
