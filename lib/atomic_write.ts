@@ -8,6 +8,17 @@
 
 import { basename, dirname, join } from "node:path";
 
+/** Options for {@linkcode writeFileAtomic}. */
+export interface AtomicWriteOptions {
+  /**
+   * Use `.NAME.tmp` beside the file as the temporary file instead of a
+   * random name (still hidden, so a file server never serves it half-written).
+   * For a single writer whose permission grant names exactly the file and
+   * its `.tmp` (a role allowed to write `Result.html` and nothing else).
+   */
+  fixedTemp?: boolean;
+}
+
 /**
  * Writes `data` to `path` atomically.
  *
@@ -19,16 +30,24 @@ import { basename, dirname, join } from "node:path";
 export async function writeFileAtomic(
   path: string,
   data: string | Uint8Array,
+  options: AtomicWriteOptions = {},
 ): Promise<void> {
   const bytes = typeof data === "string"
     ? new TextEncoder().encode(data)
     : data;
-  const temp = join(
-    dirname(path),
-    `.${basename(path)}.${crypto.randomUUID().slice(0, 8)}.tmp`,
-  );
+  const temp = options.fixedTemp
+    ? join(dirname(path), `.${basename(path)}.tmp`)
+    : join(
+      dirname(path),
+      `.${basename(path)}.${crypto.randomUUID().slice(0, 8)}.tmp`,
+    );
   try {
-    using file = await Deno.open(temp, { write: true, createNew: true });
+    using file = await Deno.open(
+      temp,
+      options.fixedTemp
+        ? { write: true, create: true, truncate: true }
+        : { write: true, createNew: true },
+    );
     let at = 0;
     while (at < bytes.length) at += await file.write(bytes.subarray(at));
     await file.sync();

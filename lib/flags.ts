@@ -17,7 +17,13 @@ export class UsageError extends Error {
 }
 
 /** The kinds of flag value. */
-export type FlagType = "string" | "boolean" | "number" | "duration" | "list";
+export type FlagType =
+  | "string"
+  | "boolean"
+  | "number"
+  | "duration"
+  | "size"
+  | "list";
 
 /** One flag of a role. */
 export interface FlagSpec {
@@ -96,6 +102,24 @@ export function parseDuration(text: string): number | undefined {
 }
 
 /**
+ * Parses a byte size: `1048576`, `512K`, `10M`, `1.5G` (binary units, an
+ * optional `iB`/`B`).
+ *
+ * @returns Bytes, or `undefined` when the text is not a size.
+ * @example
+ * ```ts
+ * parseSize("10M"); // 10485760
+ * ```
+ */
+export function parseSize(text: string): number | undefined {
+  const match = /^(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?$/i.exec(text.trim());
+  if (!match) return undefined;
+  const unit = (match[2] ?? "").toLowerCase();
+  const power = unit === "" ? 0 : "kmgt".indexOf(unit) + 1;
+  return Math.floor(Number(match[1]) * 1024 ** power);
+}
+
+/**
  * Parses `args` against `specs`. Unknown flags, missing values, bad numbers
  * and bad choices throw {@linkcode UsageError}.
  *
@@ -159,6 +183,15 @@ function convert(spec: FlagSpec, raw: FlagValue): FlagValue {
         );
       }
       return ms;
+    }
+    case "size": {
+      const bytes = typeof raw === "number" ? raw : parseSize(String(raw));
+      if (bytes === undefined) {
+        throw new UsageError(
+          `--${spec.name} needs a size like 1048576, 512K, 10M or 1G, not "${raw}"`,
+        );
+      }
+      return bytes;
     }
     case "string": {
       if (spec.choices && !spec.choices.includes(String(raw))) {

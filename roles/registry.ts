@@ -10,6 +10,7 @@ import { demoRole } from "./demo/demo.ts";
 import { echoClientRole } from "./echo/client.ts";
 import { echoServerRole } from "./echo/server.ts";
 import type { Role } from "./role.ts";
+import { webServerRole } from "./web/server.ts";
 
 /** All roles, in the order `--help` lists them. */
 export const ROLES: readonly Role[] = [
@@ -18,6 +19,7 @@ export const ROLES: readonly Role[] = [
   echoClientRole,
   calcServerRole,
   calcClientRole,
+  webServerRole,
 ];
 
 /** The role called `name`, or `undefined`. */

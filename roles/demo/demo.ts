@@ -5,7 +5,10 @@
  * @module
  */
 
+import { join, resolve } from "node:path";
 import { connectTlv } from "../../lib/client.ts";
+import { ConfinedRoot } from "../../lib/confined_fs.ts";
+import { HttpServer } from "../../lib/http_server.ts";
 import { formatAddr } from "../../lib/frame_conn.ts";
 import { printLine } from "../../lib/log.ts";
 import { TlvServer } from "../../lib/server.ts";
@@ -15,6 +18,9 @@ import { calculateAll, formatOutcome } from "../calc/client.ts";
 import { calcService } from "../calc/service.ts";
 import { echoService } from "../echo/service.ts";
 import type { Role, RoleContext } from "../role.ts";
+import { webApp } from "../web/app.ts";
+import { ResultsPage } from "../web/results_page.ts";
+import { DEFAULT_EXPRESSIONS, DEFAULT_ROOT } from "../web/server.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -123,13 +129,48 @@ async function calc(ctx: RoleContext): Promise<PartReport> {
   };
 }
 
+async function web(ctx: RoleContext): Promise<PartReport> {
+  await using page = await ResultsPage.start({
+    expressions: DEFAULT_EXPRESSIONS,
+    out: join(resolve(DEFAULT_ROOT), "Result.html"),
+    log: ctx.log,
+    watch: false,
+  });
+  await using server = new HttpServer({
+    handler: webApp({ root: await ConfinedRoot.open(DEFAULT_ROOT) }),
+    log: ctx.log,
+  });
+  const base = `http://${formatAddr(server.addr)}`;
+  const result = await fetch(`${base}/Result.html`);
+  const html = await result.text();
+  const rows = (html.match(/<tr(?: class="error")?><td>/g) ?? []).length;
+  const missing = await fetch(`${base}/no-such-page.html`);
+  await missing.body?.cancel();
+  const api = await fetch(
+    `${base}/api/calc?expr=${encodeURIComponent("2^10")}`,
+  );
+  const answer = await api.json() as { text?: string };
+  return {
+    part: `web (HW2)       ${base}`,
+    ok: result.status === 200 && rows > 0 && missing.status === 404 &&
+      answer.text === "1024" &&
+      page.generation === 1,
+    lines: [
+      `wrote Result.html from ${DEFAULT_EXPRESSIONS}: ${rows} rows`,
+      `GET /Result.html -> ${result.status} ${result.statusText}, ${html.length} bytes`,
+      `GET /no-such-page.html -> ${missing.status} ${missing.statusText}`,
+      `GET /api/calc?expr=2^10 -> ${api.status}, result ${answer.text}`,
+    ],
+  };
+}
+
 /** The demo role. */
 export const demoRole: Role = {
   name: "demo",
   summary:
     "start every system on loopback, run its clients, report what happened",
   kind: "tool",
-  files: "none",
+  files: "read-write",
   flags: [],
   examples: ["socklab --role demo", "socklab --role demo --trace"],
   async run(ctx) {
@@ -137,7 +178,7 @@ export const demoRole: Role = {
       "socklab demo: every system on loopback, driven by its own client\n",
     );
     let failed = 0;
-    for (const part of [echoTcp, echoUdp, calc]) {
+    for (const part of [echoTcp, echoUdp, calc, web]) {
       let report: PartReport;
       try {
         report = await part(ctx);
