@@ -856,6 +856,16 @@ class BodyReader {
   /** Next piece of body data, or null at its end. */
   async next(): Promise<Uint8Array | null> {
     if (this.finished) return null;
+    try {
+      return await this.#next();
+    } catch (error) {
+      // A body that failed midway leaves the stream at an unknown place.
+      this.#conn.mustClose = true;
+      throw error;
+    }
+  }
+
+  async #next(): Promise<Uint8Array | null> {
     if (this.#framing.kind === "length") {
       const piece = await this.#conn._take(this.#left, this.#interim);
       if (piece === null) {
