@@ -97,9 +97,15 @@ async function openDir(
   try {
     return await ConfinedRoot.open(path);
   } catch (error) {
-    throw new UsageError(
-      `Cannot serve ${flag} ${path}: ${(error as Error).message}`,
-    );
+    const hint = error instanceof Deno.errors.NotFound && path === DEFAULT_ROOT
+      ? " (the default exists in a socklab checkout; elsewhere pass --root DIR and --expressions FILE)"
+      : "";
+    const reason = error instanceof Deno.errors.NotFound
+      ? "no such directory"
+      : error instanceof Deno.errors.NotCapable
+      ? "permission denied"
+      : (error as Error).message;
+    throw new UsageError(`Cannot serve ${flag} ${path}: ${reason}${hint}`);
   }
 }
 
