@@ -33,6 +33,7 @@ import { concat, formatAddr } from "./frame_conn.ts";
 import { Logger } from "./log.ts";
 import { isTransportError } from "./transport.ts";
 import { VERSION } from "./version.ts";
+import { stopOnAbort } from "./signals.ts";
 
 /** Methods the server knows; others get 501 before any handler runs. */
 export const KNOWN_METHODS: ReadonlySet<string> = new Set([
@@ -262,9 +263,7 @@ export class HttpServer implements AsyncDisposable {
       : Deno.listen(listen);
     this.addr = this.#listener.addr as Deno.NetAddr;
     this.finished = this.#done.promise;
-    options.signal?.addEventListener("abort", () => this.shutdown(), {
-      once: true,
-    });
+    stopOnAbort(options.signal, () => this.shutdown(), this.finished);
     this.#accepting = this.#acceptLoop();
   }
 
@@ -465,15 +464,18 @@ class HttpConnection {
 
   /** Reads until a whole request head is buffered, within the timeouts. */
   async #readHead(): Promise<{ head: RequestHead; next: number } | null> {
-    const started = performance.now();
+    // The header clock starts at the head's first byte, not when the wait
+    // began: time spent idle beforehand is the idle timeout's business.
+    let started: number | undefined;
     let timer: ReturnType<typeof setTimeout> | undefined;
     try {
       for (;;) {
         const parsed = parseRequestHead(this.#buf, 0, this.#ctx.limits);
         if (parsed) return parsed;
         const partial = this.#buf.some((b) => b !== 0x0d && b !== 0x0a);
+        if (partial) started ??= performance.now();
         // A kept-alive connection may sit idle; a started head must finish in time.
-        const ms = partial
+        const ms = started !== undefined
           ? this.#ctx.headerTimeoutMs - (performance.now() - started)
           : this.#ctx.idleTimeoutMs;
         clearTimeout(timer);
@@ -582,6 +584,8 @@ class HttpConnection {
       }
     }
     if (this.mustClose) persistent = false;
+    // A shutdown begun while the handler ran: say so before closing.
+    if (this.#shuttingDown || this.#ctx.closing()) persistent = false;
     // An unread body must be consumed to find the next request, or the
     // connection closed.
     if (persistent && !body.finished) {
@@ -637,8 +641,9 @@ class HttpConnection {
       status,
       reason: message,
     });
+    let bytes = 0;
     try {
-      await this.#send(head, response, false);
+      bytes = await this.#send(head, response, false);
     } catch { /* the peer may be gone already */ }
     this.#ctx.accessLog?.({
       peer: this.peer,
@@ -646,9 +651,9 @@ class HttpConnection {
       target: head?.target ?? "-",
       version: head?.version ?? "-",
       status,
-      bytes: 0,
-      referer: undefined,
-      userAgent: undefined,
+      bytes,
+      referer: head?.headers.get("referer"),
+      userAgent: head?.headers.get("user-agent"),
       ms: 0,
       time: this.#ctx.now(),
     });

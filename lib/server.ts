@@ -26,6 +26,7 @@ import { Logger } from "./log.ts";
 import type { Tracer } from "./trace.ts";
 import { isTransportError } from "./transport.ts";
 import { VERSION } from "./version.ts";
+import { stopOnAbort } from "./signals.ts";
 
 /** What a service handler can do with the connection it serves. */
 export interface Session {
@@ -135,9 +136,7 @@ export class TlvServer implements AsyncDisposable {
       : Deno.listen(listen);
     this.addr = this.#listener.addr as Deno.NetAddr;
     this.finished = this.#done.promise;
-    options.signal?.addEventListener("abort", () => this.shutdown(), {
-      once: true,
-    });
+    stopOnAbort(options.signal, () => this.shutdown(), this.finished);
     this.#acceptLoop();
   }
 

@@ -32,3 +32,27 @@ export function shutdownSignal(): { signal: AbortSignal } & Disposable {
     },
   };
 }
+
+/**
+ * Runs `fn` once when `signal` aborts — at once (in a microtask) if it
+ * already has — until `finished` settles, when the listener is removed.
+ * Servers use it so an aborted signal stops them however late they started.
+ *
+ * @example
+ * ```ts
+ * stopOnAbort(options.signal, () => this.shutdown(), this.finished);
+ * ```
+ */
+export function stopOnAbort(
+  signal: AbortSignal | undefined,
+  fn: () => void,
+  finished: Promise<unknown>,
+): void {
+  if (signal === undefined) return;
+  if (signal.aborted) {
+    queueMicrotask(fn);
+    return;
+  }
+  signal.addEventListener("abort", fn, { once: true });
+  finished.finally(() => signal.removeEventListener("abort", fn));
+}

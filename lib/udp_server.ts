@@ -25,6 +25,7 @@ import type { Session, TlvService } from "./server.ts";
 import type { Tracer } from "./trace.ts";
 import { isTransportError } from "./transport.ts";
 import { VERSION } from "./version.ts";
+import { stopOnAbort } from "./signals.ts";
 
 /** Largest UDP payload over IPv4. */
 export const MAX_DATAGRAM = 65_507;
@@ -76,10 +77,8 @@ export class UdpServer implements AsyncDisposable {
       port: options.port ?? 0,
     });
     this.addr = this.#socket.addr as Deno.NetAddr;
-    options.signal?.addEventListener("abort", () => this.shutdown(), {
-      once: true,
-    });
     this.finished = this.#loop();
+    stopOnAbort(options.signal, () => this.shutdown(), this.finished);
   }
 
   async #loop(): Promise<void> {

@@ -32,6 +32,8 @@ import {
   within,
   writeAll,
 } from "./_raw_peer.ts";
+import { HttpServer } from "../lib/http_server.ts";
+import { UdpServer } from "../lib/udp_server.ts";
 
 // ---------------------------------------------------------------- helpers
 
@@ -759,5 +761,29 @@ Deno.test("Tracer in hex mode adds a hex dump of each frame", async () => {
   assert.match(
     dump[0]!,
     /^0000 {2}02 00 00 00 00 13 00 01 00 00 00 04 00 00 00 01/,
+  );
+});
+
+Deno.test("TlvServer, HttpServer and UdpServer stop at once when their signal is already aborted", async () => {
+  const logs = new LogCollector();
+  const signal = AbortSignal.abort();
+  const servers = [
+    new TlvServer({
+      services: [calcService()],
+      port: 0,
+      log: logs.log,
+      signal,
+    }),
+    new HttpServer({ handler: () => ({ status: 204 }), log: logs.log, signal }),
+    new UdpServer({ service: echoService(), log: logs.log, signal }),
+  ];
+  await within(
+    Promise.all(servers.map((s) => s.finished)),
+    2000,
+    "every server to stop",
+  );
+  await assert.rejects(
+    Deno.connect({ port: servers[0]!.addr.port }),
+    Deno.errors.ConnectionRefused,
   );
 });

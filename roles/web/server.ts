@@ -89,9 +89,11 @@ async function openDir(
 ): Promise<ConfinedRoot> {
   if (options.create) {
     await Deno.mkdir(path, { recursive: true }).catch((error) => {
-      throw new UsageError(
-        `Cannot create ${flag} ${path}: ${(error as Error).message}`,
-      );
+      const reason = error instanceof Deno.errors.NotCapable ||
+          error instanceof Deno.errors.PermissionDenied
+        ? "permission denied"
+        : (error as Error).message;
+      throw new UsageError(`Cannot create ${flag} ${path}: ${reason}`);
     });
   }
   try {
