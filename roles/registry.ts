@@ -7,6 +7,8 @@
 import { calcClientRole } from "./calc/client.ts";
 import { calcServerRole } from "./calc/server.ts";
 import { demoRole } from "./demo/demo.ts";
+import { dnsClientRole } from "./dns/client.ts";
+import { dnsGlobalRole, dnsLocalRole } from "./dns/servers.ts";
 import { echoClientRole } from "./echo/client.ts";
 import { echoServerRole } from "./echo/server.ts";
 import type { Role } from "./role.ts";
@@ -20,6 +22,9 @@ export const ROLES: readonly Role[] = [
   calcServerRole,
   calcClientRole,
   webServerRole,
+  dnsGlobalRole,
+  dnsLocalRole,
+  dnsClientRole,
 ];
 
 /** The role called `name`, or `undefined`. */

@@ -1,0 +1,367 @@
+/**
+ * The server host for DNS: one port, UDP and TCP (RFC 7766), messages
+ * decoded by `protocol/dns`. Malformed queries get FORMERR when their header
+ * can be read and silence otherwise; responses sent to a server are dropped;
+ * UDP answers are truncated to the client's EDNS size (or 512) with TC set.
+ *
+ * @module
+ */
+
+import { RCODE } from "../protocol/dns/constants.ts";
+import {
+  decodeHeader,
+  decodeMessage,
+  DnsFormatError,
+  type DnsMessage,
+  type Edns,
+  encodeMessage,
+} from "../protocol/dns/message.ts";
+import { frameTcp, TcpMessageReader } from "../protocol/dns/tcp.ts";
+import { formatAddr } from "./frame_conn.ts";
+import { Logger } from "./log.ts";
+import { stopOnAbort } from "./signals.ts";
+import { isTransportError } from "./transport.ts";
+
+/** The EDNS UDP payload size this host advertises and honours at most. */
+export const SERVER_UDP_SIZE = 1232;
+/** The classic limit for UDP answers without EDNS (RFC 1035 §4.2.1). */
+export const PLAIN_UDP_SIZE = 512;
+
+/** Where a query came from. */
+export interface QueryContext {
+  readonly transport: "udp" | "tcp";
+  /** `host:port` of the client. */
+  readonly peer: string;
+}
+
+/**
+ * Answers one well-formed query with one question. The handler builds the
+ * whole response (start from {@linkcode replyTo}); the host only encodes it
+ * and truncates it to what the transport allows.
+ */
+export type DnsHandler = (
+  query: DnsMessage,
+  context: QueryContext,
+) => DnsMessage | Promise<DnsMessage>;
+
+/**
+ * The skeleton of a response to `query`: same id, QR set, opcode and RD
+ * copied, the question echoed, and an OPT record when the query had one
+ * (RFC 6891 §6.1.1: a responder that understands EDNS includes OPT).
+ *
+ * @example
+ * ```ts
+ * const reply = { ...replyTo(query, { aa: true }), answers };
+ * ```
+ */
+export function replyTo(
+  query: DnsMessage,
+  flags: Partial<Pick<DnsMessage["flags"], "aa" | "ra" | "rcode" | "tc">> = {},
+): DnsMessage {
+  return {
+    id: query.id,
+    flags: {
+      qr: true,
+      opcode: query.flags.opcode,
+      aa: flags.aa ?? false,
+      tc: flags.tc ?? false,
+      rd: query.flags.rd,
+      ra: flags.ra ?? false,
+      ad: false,
+      cd: query.flags.cd,
+      rcode: flags.rcode ?? RCODE.NOERROR,
+    },
+    questions: query.questions,
+    answers: [],
+    authorities: [],
+    additionals: [],
+    ...(query.edns ? { edns: serverEdns() } : {}),
+  };
+}
+
+function serverEdns(): Edns {
+  return {
+    udpSize: SERVER_UDP_SIZE,
+    extendedRcode: 0,
+    version: 0,
+    dnssecOk: false,
+    options: [],
+  };
+}
+
+/** Options for {@linkcode DnsServer}. */
+export interface DnsServerOptions {
+  handler: DnsHandler;
+  /** Address to bind. Default 127.0.0.1. */
+  hostname?: string;
+  /** Port for both UDP and TCP; 0 picks one free for both. */
+  port?: number;
+  /** A TCP connection silent this long is closed (ms). Default 10 000. */
+  tcpIdleTimeoutMs?: number;
+  /** TCP connections served at once. Default 256. */
+  maxTcpConnections?: number;
+  log?: Logger;
+  signal?: AbortSignal;
+}
+
+/**
+ * Serves DNS over UDP and TCP on one port. Binds in the constructor.
+ *
+ * @example
+ * ```ts
+ * await using server = new DnsServer({ handler: (q) => replyTo(q, { rcode: RCODE.REFUSED }) });
+ * ```
+ */
+export class DnsServer implements AsyncDisposable {
+  readonly addr: Deno.NetAddr;
+  readonly finished: Promise<void>;
+  #udp: Deno.DatagramConn;
+  #tcp: Deno.Listener;
+  #handler: DnsHandler;
+  #log: Logger;
+  #idleMs: number;
+  #maxTcp: number;
+  #conns = new Set<Deno.Conn>();
+  #closing = false;
+
+  /** Binds UDP and TCP to the same port. */
+  constructor(options: DnsServerOptions) {
+    this.#handler = options.handler;
+    this.#log = options.log ?? new Logger({ name: "dns" });
+    this.#idleMs = options.tcpIdleTimeoutMs ?? 10_000;
+    this.#maxTcp = options.maxTcpConnections ?? 256;
+    const hostname = options.hostname ?? "127.0.0.1";
+    [this.#udp, this.#tcp] = bindBoth(hostname, options.port ?? 0);
+    this.addr = this.#udp.addr as Deno.NetAddr;
+    this.finished = Promise.all([this.#udpLoop(), this.#tcpLoop()]).then(
+      () => {},
+    );
+    stopOnAbort(options.signal, () => this.shutdown(), this.finished);
+  }
+
+  async #udpLoop(): Promise<void> {
+    // One buffer for every datagram: receive() without one allocates 64 KiB each time.
+    const buffer = new Uint8Array(65_536);
+    while (!this.#closing) {
+      let data: Uint8Array;
+      let addr: Deno.Addr;
+      try {
+        [data, addr] = await this.#udp.receive(buffer);
+      } catch (error) {
+        if (this.#closing) break;
+        if (isTransportError(error)) continue;
+        this.#log.error("receive failed", { error });
+        break;
+      }
+      const query = data.slice();
+      const peer = addr as Deno.NetAddr;
+      this.#answer(query, { transport: "udp", peer: formatAddr(peer) }).then(
+        (reply) => {
+          if (reply === undefined || this.#closing) return;
+          return this.#udp.send(reply, peer);
+        },
+      ).catch((error) => {
+        if (!this.#closing) {
+          this.#log.debug("udp reply failed", {
+            peer: formatAddr(peer),
+            error,
+          });
+        }
+      });
+    }
+  }
+
+  async #tcpLoop(): Promise<void> {
+    try {
+      for await (const conn of this.#tcp) {
+        if (this.#conns.size >= this.#maxTcp) {
+          this.#log.warn("TCP connection refused: at the limit", {
+            limit: this.#maxTcp,
+          });
+          conn.close();
+          continue;
+        }
+        this.#conns.add(conn);
+        this.#serveTcp(conn).finally(() => this.#conns.delete(conn));
+      }
+    } catch (error) {
+      if (!this.#closing) this.#log.error("accept failed", { error });
+    }
+  }
+
+  /** RFC 7766: length-prefixed messages, several per connection, answered as they complete. */
+  async #serveTcp(conn: Deno.Conn): Promise<void> {
+    const peer = formatAddr(conn.remoteAddr);
+    const reader = new TcpMessageReader();
+    const buffer = new Uint8Array(65_536);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const arm = () => {
+      clearTimeout(timer);
+      timer = setTimeout(() => {
+        this.#log.debug("closing idle TCP connection", { peer });
+        close();
+      }, this.#idleMs);
+    };
+    let closed = false;
+    const close = () => {
+      if (closed) return;
+      closed = true;
+      clearTimeout(timer);
+      try {
+        conn.close();
+      } catch { /* gone */ }
+    };
+    const pending: Promise<void>[] = [];
+    try {
+      arm();
+      for (;;) {
+        const n = await conn.read(buffer);
+        if (n === null) break;
+        arm();
+        for (const message of reader.push(buffer.subarray(0, n))) {
+          pending.push(
+            this.#answer(message, { transport: "tcp", peer }).then(
+              async (reply) => {
+                if (reply === undefined || closed) return;
+                const framed = frameTcp(reply);
+                let at = 0;
+                while (at < framed.length) {
+                  at += await conn.write(framed.subarray(at));
+                }
+              },
+            ).catch((error) => {
+              if (!closed) this.#log.debug("tcp reply failed", { peer, error });
+            }),
+          );
+        }
+      }
+    } catch (error) {
+      if (!(closed || isTransportError(error))) {
+        this.#log.debug("tcp connection failed", { peer, error });
+      }
+    } finally {
+      await Promise.all(pending);
+      close();
+    }
+  }
+
+  /** Decodes, answers and encodes one query; `undefined` means stay silent. */
+  async #answer(
+    bytes: Uint8Array,
+    context: QueryContext,
+  ): Promise<Uint8Array | undefined> {
+    const header = decodeHeader(bytes);
+    if (header === undefined) {
+      this.#log.debug("dropped a packet shorter than a DNS header", {
+        peer: context.peer,
+        bytes: bytes.length,
+      });
+      return undefined;
+    }
+    if (header.flags.qr) {
+      // A response sent to a server: answering it could start a loop.
+      this.#log.debug("dropped a response packet", {
+        peer: context.peer,
+        id: header.id,
+      });
+      return undefined;
+    }
+    let query: DnsMessage;
+    try {
+      query = decodeMessage(bytes);
+    } catch (error) {
+      if (!(error instanceof DnsFormatError)) throw error;
+      this.#log.info("FORMERR", {
+        peer: context.peer,
+        id: header.id,
+        reason: error.message,
+      });
+      return formErr(header.id, header.flags.opcode, header.flags.rd);
+    }
+    if (query.questions.length !== 1) {
+      return encodeMessage({
+        ...replyTo(query, { rcode: RCODE.FORMERR }),
+        questions: [],
+      }).bytes;
+    }
+    let reply: DnsMessage;
+    try {
+      reply = await this.#handler(query, context);
+    } catch (error) {
+      this.#log.error("query failed", { peer: context.peer, error });
+      reply = replyTo(query, { rcode: RCODE.SERVFAIL });
+    }
+    const maxSize = context.transport === "tcp"
+      ? 65_535
+      : query.edns
+      ? Math.min(Math.max(query.edns.udpSize, PLAIN_UDP_SIZE), SERVER_UDP_SIZE)
+      : PLAIN_UDP_SIZE;
+    return encodeMessage(reply, { maxSize }).bytes;
+  }
+
+  /** Closes both sockets and every TCP connection. */
+  shutdown(): Promise<void> {
+    if (!this.#closing) {
+      this.#closing = true;
+      for (const close of [() => this.#udp.close(), () => this.#tcp.close()]) {
+        try {
+          close();
+        } catch { /* closed */ }
+      }
+      for (const conn of this.#conns) {
+        try {
+          conn.close();
+        } catch { /* gone */ }
+      }
+    }
+    return this.finished;
+  }
+
+  /** Same as {@linkcode shutdown}. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.shutdown();
+  }
+}
+
+function formErr(id: number, opcode: number, rd: boolean): Uint8Array {
+  return encodeMessage({
+    id,
+    flags: {
+      qr: true,
+      opcode,
+      aa: false,
+      tc: false,
+      rd,
+      ra: false,
+      ad: false,
+      cd: false,
+      rcode: RCODE.FORMERR,
+    },
+    questions: [],
+    answers: [],
+    authorities: [],
+    additionals: [],
+  }).bytes;
+}
+
+/**
+ * Binds UDP and TCP on one port. With port 0 the UDP port is picked first
+ * and TCP follows it; if TCP cannot have that port, try again.
+ */
+function bindBoth(
+  hostname: string,
+  port: number,
+): [Deno.DatagramConn, Deno.Listener] {
+  for (let attempt = 0;; attempt++) {
+    const udp = Deno.listenDatagram({ transport: "udp", hostname, port });
+    const chosen = (udp.addr as Deno.NetAddr).port;
+    try {
+      return [udp, Deno.listen({ hostname, port: chosen })];
+    } catch (error) {
+      udp.close();
+      if (
+        port !== 0 || attempt >= 20 || !(error instanceof Deno.errors.AddrInUse)
+      ) throw error;
+    }
+  }
+}

@@ -1,0 +1,247 @@
+/**
+ * `socklab --role dns-global` and `--role dns-local` (HW3): the global
+ * server is authoritative for the `.edu` and `.com` tables; the local
+ * server answers from its own table, its cache, or the global server.
+ * Both speak real DNS over UDP and TCP on one port, so `dig` works.
+ *
+ * @module
+ */
+
+import { DnsServer } from "../../lib/dns_server.ts";
+import { formatAddr } from "../../lib/frame_conn.ts";
+import { UsageError } from "../../lib/flags.ts";
+import { readyLine } from "../../lib/server.ts";
+import type { DnsMessage } from "../../protocol/dns/message.ts";
+import { type Role, type RoleContext, serverOptions } from "../role.ts";
+import { answerAuthoritatively } from "./authority.ts";
+import { DnsCache } from "./cache.ts";
+import { logQuery } from "./query_log.ts";
+import { LocalResolver } from "./resolver.ts";
+import { type TableFile, TableStore } from "./table_store.ts";
+
+/** Default zone files of the global server. */
+export const DEFAULT_ZONES = [
+  "edu=testdata/dns/global_edu_dns.txt",
+  "com=testdata/dns/global_com_dns.txt",
+];
+/** Default table of the local server. */
+export const DEFAULT_LOCAL_TABLE = "testdata/dns/local_dns.txt";
+
+/** Parses `--zone ORIGIN=FILE` values. */
+export function parseZoneFlags(values: readonly string[]): TableFile[] {
+  return values.map((value) => {
+    const at = value.indexOf("=");
+    const origin = at > 0
+      ? value.slice(0, at).trim().toLowerCase().replace(/\.$/, "")
+      : "";
+    const path = value.slice(at + 1).trim();
+    if (at <= 0 || origin === "" || path === "") {
+      throw new UsageError(
+        `--zone needs ORIGIN=FILE, e.g. --zone edu=global_edu_dns.txt, not "${value}"`,
+      );
+    }
+    return { origin, path };
+  });
+}
+
+/** Parses `--upstream host:port`. */
+export function parseHostPort(
+  value: string,
+  flag: string,
+): { hostname: string; port: number } {
+  const match = /^\[?([^\]]+?)\]?:(\d+)$/.exec(value.trim());
+  const port = Number(match?.[2]);
+  if (!match || !Number.isInteger(port) || port < 1 || port > 65535) {
+    throw new UsageError(
+      `${flag} needs HOST:PORT, e.g. 127.0.0.1:5353, not "${value}"`,
+    );
+  }
+  return { hostname: match[1]!, port };
+}
+
+async function openTables(
+  ctx: RoleContext,
+  files: readonly TableFile[],
+): Promise<TableStore> {
+  try {
+    return await TableStore.open({
+      files,
+      log: ctx.log,
+      ...(ctx.flags.number("negative-ttl") !== undefined
+        ? { negativeTtl: Math.round(ctx.flags.number("negative-ttl")! / 1000) }
+        : {}),
+    });
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+}
+
+async function serve(
+  ctx: RoleContext,
+  tables: TableStore,
+  answer: (
+    query: DnsMessage,
+    peer: string,
+    transport: "udp" | "tcp",
+  ) => Promise<{ reply: DnsMessage; source: string; path?: string }>,
+): Promise<number> {
+  await using _tables = tables;
+  const options = serverOptions(ctx);
+  await using server = new DnsServer({
+    hostname: options.hostname ?? "127.0.0.1",
+    port: options.port ?? 0,
+    tcpIdleTimeoutMs: Math.min(options.idleTimeoutMs ?? 10_000, 30_000),
+    log: ctx.log,
+    signal: ctx.signal,
+    handler: async (query, context) => {
+      const start = performance.now();
+      const { reply, source, path } = await answer(
+        query,
+        context.peer,
+        context.transport,
+      );
+      logQuery(
+        ctx.log,
+        context,
+        query,
+        reply,
+        source,
+        performance.now() - start,
+        path,
+      );
+      return reply;
+    },
+  });
+  ctx.log.info("serving", { tables: tables.describe() });
+  // One port, both transports: dig asks over UDP, and over TCP with +tcp.
+  ctx.log.raw(
+    `${readyLine(ctx.name, "udp", server.addr)} and tcp://${
+      formatAddr(server.addr)
+    }`,
+  );
+  await server.finished;
+  ctx.log.info("stopped");
+  return 0;
+}
+
+const negativeTtlFlag = {
+  name: "negative-ttl",
+  type: "duration",
+  doc: "how long NXDOMAIN/NODATA may be cached (the SOA minimum)",
+  default: "60s",
+} as const;
+
+/** The dns-global role. */
+export const dnsGlobalRole: Role = {
+  name: "dns-global",
+  summary:
+    "HW3: authoritative DNS for the .edu and .com tables (dig works against it)",
+  kind: "server",
+  files: "read",
+  flags: [
+    {
+      name: "zone",
+      type: "list",
+      doc: `ORIGIN=FILE, repeatable (default ${DEFAULT_ZONES.join(" ")})`,
+      value: "ORIGIN=FILE",
+    },
+    negativeTtlFlag,
+  ],
+  examples: [
+    "socklab --role dns-global --port 5300",
+    "socklab --role dns-global --port 5300 --zone edu=global_edu_dns.txt --zone com=global_com_dns.txt --zone org=org.txt",
+    "dig @127.0.0.1 -p 5300 www.mit.edu",
+  ],
+  async run(ctx) {
+    const zones = ctx.flags.list("zone");
+    const tables = await openTables(
+      ctx,
+      parseZoneFlags(zones.length > 0 ? zones : DEFAULT_ZONES),
+    );
+    return serve(ctx, tables, (query) => {
+      const reply = answerAuthoritatively(tables.zones, query);
+      return Promise.resolve({ reply, source: "zone" });
+    });
+  },
+};
+
+/** The dns-local role. */
+export const dnsLocalRole: Role = {
+  name: "dns-local",
+  summary: "HW3: local DNS: own table, then cache, then the global server",
+  kind: "server",
+  files: "read",
+  flags: [
+    {
+      name: "table",
+      type: "string",
+      doc: "the local table",
+      default: DEFAULT_LOCAL_TABLE,
+      value: "FILE",
+    },
+    {
+      name: "upstream",
+      type: "string",
+      doc: "the global server, HOST:PORT (required)",
+      value: "HOST:PORT",
+    },
+    {
+      name: "no-cache",
+      type: "boolean",
+      doc: "send every miss upstream (watch the global server work)",
+    },
+    {
+      name: "cache-size",
+      type: "number",
+      doc: "most cached answers; least recently used go first",
+      default: 10_000,
+    },
+    {
+      name: "upstream-timeout",
+      type: "duration",
+      doc: "wait per try for the global server",
+      default: "2s",
+    },
+    {
+      name: "retries",
+      type: "number",
+      doc: "extra tries before answering SERVFAIL",
+      default: 2,
+    },
+    negativeTtlFlag,
+  ],
+  examples: [
+    "socklab --role dns-local --port 5353 --upstream 127.0.0.1:5300",
+    "dig @127.0.0.1 -p 5353 www.mit.edu",
+    "socklab --role dns-local --port 5353 --upstream 127.0.0.1:5300 --no-cache",
+  ],
+  async run(ctx) {
+    const upstreamFlag = ctx.flags.string("upstream");
+    if (upstreamFlag === undefined) {
+      throw new UsageError(
+        "--upstream is required: the HOST:PORT that dns-global printed in its ready line",
+      );
+    }
+    const upstream = parseHostPort(upstreamFlag, "--upstream");
+    const size = ctx.flags.number("cache-size") ?? 10_000;
+    if (!Number.isInteger(size) || size < 1) {
+      throw new UsageError(
+        `--cache-size must be a whole number above 0, not ${size}`,
+      );
+    }
+    const tables = await openTables(ctx, [{
+      origin: "",
+      path: ctx.flags.string("table") ?? DEFAULT_LOCAL_TABLE,
+    }]);
+    const resolver = new LocalResolver({
+      zones: () => tables.zones,
+      cache: ctx.flags.boolean("no-cache")
+        ? undefined
+        : new DnsCache({ maxEntries: size, now: () => Date.now() }),
+      upstream,
+      timeoutMs: ctx.flags.number("upstream-timeout") ?? 2000,
+      retries: ctx.flags.number("retries") ?? 2,
+    });
+    return serve(ctx, tables, (query) => resolver.resolve(query));
+  },
+};
