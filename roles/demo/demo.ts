@@ -10,7 +10,7 @@ import { connectTlv } from "../../lib/client.ts";
 import { ConfinedRoot } from "../../lib/confined_fs.ts";
 import { HttpServer } from "../../lib/http_server.ts";
 import { formatAddr } from "../../lib/frame_conn.ts";
-import { printLine } from "../../lib/log.ts";
+import { Logger, printLine } from "../../lib/log.ts";
 import { TlvServer } from "../../lib/server.ts";
 import { UdpClient } from "../../lib/udp_client.ts";
 import { UdpServer } from "../../lib/udp_server.ts";
@@ -18,12 +18,25 @@ import { calculateAll, formatOutcome } from "../calc/client.ts";
 import { calcService } from "../calc/service.ts";
 import { echoService } from "../echo/service.ts";
 import type { Role, RoleContext } from "../role.ts";
+import { DnsCache } from "../dns/cache.ts";
+import { formatNameResult, resolveName } from "../dns/client.ts";
+import { EXPLAIN_OPTION } from "../dns/resolver.ts";
+import {
+  DEFAULT_LOCAL_TABLE,
+  DEFAULT_ZONES,
+  parseZoneFlags,
+  startGlobal,
+  startLocal,
+} from "../dns/servers.ts";
 import { webApp } from "../web/app.ts";
 import { ResultsPage } from "../web/results_page.ts";
 import { DEFAULT_EXPRESSIONS, DEFAULT_ROOT } from "../web/server.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
+
+/** The names the DNS part resolves. */
+export const DEMO_DOMAINS = "testdata/dns/domain.txt";
 
 /** Expressions the demo sends: right answers and the errors users will meet. */
 export const DEMO_EXPRESSIONS = [
@@ -164,6 +177,53 @@ async function web(ctx: RoleContext): Promise<PartReport> {
   };
 }
 
+async function dns(ctx: RoleContext): Promise<PartReport> {
+  const quiet = ctx.log.level === "debug"
+    ? ctx.log
+    : new Logger({ level: "warn", name: "dns" });
+  const files = parseZoneFlags(DEFAULT_ZONES);
+  await using global = await startGlobal(files, { log: quiet, watch: false });
+  const cache = new DnsCache({ maxEntries: 1000, now: () => Date.now() });
+  await using local = await startLocal(DEFAULT_LOCAL_TABLE, {
+    cache,
+    upstream: { hostname: "127.0.0.1", port: global.server.addr.port },
+  }, { log: quiet, watch: false });
+  const names = (await Deno.readTextFile(DEMO_DOMAINS)).split(/\r?\n/).map((
+    l,
+  ) => l.trim()).filter(Boolean);
+  const server = { hostname: "127.0.0.1", port: local.server.addr.port };
+  const ask = (name: string) =>
+    resolveName(name, {
+      ...server,
+      timeoutMs: 2000,
+      edns: {
+        udpSize: 1232,
+        options: [{ code: EXPLAIN_OPTION, data: new Uint8Array() }],
+      },
+    });
+  const first = await Promise.all(names.map(ask));
+  // Asked again, the names the global server answered come from the cache.
+  const again = await ask(names.find((n) => /mit\.edu$/i.test(n)) ?? names[0]!);
+  const found = first.filter((r) => r.kind === "found").length;
+  const missing = first.filter((r) => r.kind === "not_found").length;
+  return {
+    part: `DNS (HW3)       local udp://${
+      formatAddr(local.server.addr)
+    }, global udp://${formatAddr(global.server.addr)}`,
+    ok: found > 0 && missing > 0 && first.every((r) => r.kind !== "error") &&
+      cache.stats.hits > 0,
+    lines: [
+      `${names.length} names from ${DEMO_DOMAINS}: ${found} found, ${missing} not found`,
+      ...first.map((r) =>
+        `  ${formatNameResult(r)}    [${r.paths[0]?.replace(/^A: /, "") ?? ""}]`
+      ),
+      `asked again: ${formatNameResult(again)}    [${
+        again.paths[0]?.replace(/^A: /, "") ?? ""
+      }]`,
+    ],
+  };
+}
+
 /** The demo role. */
 export const demoRole: Role = {
   name: "demo",
@@ -178,7 +238,7 @@ export const demoRole: Role = {
       "socklab demo: every system on loopback, driven by its own client\n",
     );
     let failed = 0;
-    for (const part of [echoTcp, echoUdp, calc, web]) {
+    for (const part of [echoTcp, echoUdp, calc, web, dns]) {
       let report: PartReport;
       try {
         report = await part(ctx);

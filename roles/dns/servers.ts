@@ -10,13 +10,14 @@
 import { DnsServer } from "../../lib/dns_server.ts";
 import { formatAddr } from "../../lib/frame_conn.ts";
 import { UsageError } from "../../lib/flags.ts";
+import type { Logger } from "../../lib/log.ts";
 import { readyLine } from "../../lib/server.ts";
 import type { DnsMessage } from "../../protocol/dns/message.ts";
 import { type Role, type RoleContext, serverOptions } from "../role.ts";
 import { answerAuthoritatively } from "./authority.ts";
 import { DnsCache } from "./cache.ts";
 import { logQuery } from "./query_log.ts";
-import { LocalResolver } from "./resolver.ts";
+import { LocalResolver, type LocalResolverOptions } from "./resolver.ts";
 import { type TableFile, TableStore } from "./table_store.ts";
 
 /** Default zone files of the global server. */
@@ -59,67 +60,154 @@ export function parseHostPort(
   return { hostname: match[1]!, port };
 }
 
-async function openTables(
-  ctx: RoleContext,
+/** A running DNS server and the tables it answers from. */
+export interface DnsNode extends AsyncDisposable {
+  readonly server: DnsServer;
+  readonly tables: TableStore;
+}
+
+/** Where and how a DNS node runs. */
+export interface NodeOptions {
+  log: Logger;
+  hostname?: string;
+  port?: number;
+  signal?: AbortSignal;
+  tcpIdleTimeoutMs?: number;
+  /** Negative-answer TTL (seconds) for the tables' SOA. */
+  negativeTtl?: number | undefined;
+  /** Reload tables on change and SIGHUP (default true). */
+  watch?: boolean;
+}
+
+type Answer = (
+  query: DnsMessage,
+) => Promise<{ reply: DnsMessage; source: string; path?: string }>;
+
+async function startNode(
   files: readonly TableFile[],
-): Promise<TableStore> {
+  options: NodeOptions,
+  answerWith: (tables: TableStore) => Answer,
+): Promise<DnsNode> {
+  let tables: TableStore;
   try {
-    return await TableStore.open({
+    tables = await TableStore.open({
       files,
-      log: ctx.log,
-      ...(ctx.flags.number("negative-ttl") !== undefined
-        ? { negativeTtl: Math.round(ctx.flags.number("negative-ttl")! / 1000) }
+      log: options.log,
+      watch: options.watch ?? true,
+      sighup: options.watch ?? true,
+      ...(options.negativeTtl !== undefined
+        ? { negativeTtl: options.negativeTtl }
         : {}),
     });
   } catch (error) {
     throw new UsageError((error as Error).message);
   }
+  const answer = answerWith(tables);
+  const { log } = options;
+  let server: DnsServer;
+  try {
+    server = new DnsServer({
+      hostname: options.hostname ?? "127.0.0.1",
+      port: options.port ?? 0,
+      tcpIdleTimeoutMs: options.tcpIdleTimeoutMs ?? 10_000,
+      log,
+      ...(options.signal ? { signal: options.signal } : {}),
+      handler: async (query, context) => {
+        const start = performance.now();
+        const { reply, source, path } = await answer(query);
+        logQuery(
+          log,
+          context,
+          query,
+          reply,
+          source,
+          performance.now() - start,
+          path,
+        );
+        return reply;
+      },
+    });
+  } catch (error) {
+    await tables.close();
+    throw error;
+  }
+  return {
+    server,
+    tables,
+    async [Symbol.asyncDispose]() {
+      await server.shutdown();
+      await tables.close();
+    },
+  };
 }
 
-async function serve(
-  ctx: RoleContext,
-  tables: TableStore,
-  answer: (
-    query: DnsMessage,
-    peer: string,
-    transport: "udp" | "tcp",
-  ) => Promise<{ reply: DnsMessage; source: string; path?: string }>,
-): Promise<number> {
-  await using _tables = tables;
+/**
+ * Starts an authoritative server for `files` (the global server of HW3).
+ *
+ * @example
+ * ```ts
+ * await using global = await startGlobal([{ origin: "edu", path: "global_edu_dns.txt" }], { log });
+ * ```
+ */
+export function startGlobal(
+  files: readonly TableFile[],
+  options: NodeOptions,
+): Promise<DnsNode> {
+  return startNode(
+    files,
+    options,
+    (tables) => (query) =>
+      Promise.resolve({
+        reply: answerAuthoritatively(tables.zones, query),
+        source: "zone",
+      }),
+  );
+}
+
+/**
+ * Starts a local server: `table` first, then the cache, then the upstream.
+ *
+ * @example
+ * ```ts
+ * await using local = await startLocal("local_dns.txt", { upstream, cache }, { log });
+ * ```
+ */
+export function startLocal(
+  table: string,
+  resolver: Omit<LocalResolverOptions, "zones">,
+  options: NodeOptions,
+): Promise<DnsNode> {
+  return startNode([{ origin: "", path: table }], options, (tables) => {
+    const local = new LocalResolver({ ...resolver, zones: () => tables.zones });
+    return (query) => local.resolve(query);
+  });
+}
+
+function nodeOptions(ctx: RoleContext): NodeOptions {
   const options = serverOptions(ctx);
-  await using server = new DnsServer({
+  const negative = ctx.flags.number("negative-ttl");
+  return {
+    log: ctx.log,
     hostname: options.hostname ?? "127.0.0.1",
     port: options.port ?? 0,
-    tcpIdleTimeoutMs: Math.min(options.idleTimeoutMs ?? 10_000, 30_000),
-    log: ctx.log,
     signal: ctx.signal,
-    handler: async (query, context) => {
-      const start = performance.now();
-      const { reply, source, path } = await answer(
-        query,
-        context.peer,
-        context.transport,
-      );
-      logQuery(
-        ctx.log,
-        context,
-        query,
-        reply,
-        source,
-        performance.now() - start,
-        path,
-      );
-      return reply;
-    },
-  });
-  ctx.log.info("serving", { tables: tables.describe() });
+    tcpIdleTimeoutMs: Math.min(options.idleTimeoutMs ?? 10_000, 30_000),
+    negativeTtl: negative === undefined
+      ? undefined
+      : Math.round(negative / 1000),
+  };
+}
+
+async function serve(ctx: RoleContext, node: DnsNode): Promise<number> {
+  await using _node = node;
+  ctx.log.info("serving", { tables: node.tables.describe() });
   // One port, both transports: dig asks over UDP, and over TCP with +tcp.
   ctx.log.raw(
-    `${readyLine(ctx.name, "udp", server.addr)} and tcp://${
-      formatAddr(server.addr)
+    `${readyLine(ctx.name, "udp", node.server.addr)} and tcp://${
+      formatAddr(node.server.addr)
     }`,
   );
-  await server.finished;
+  await node.server.finished;
   ctx.log.info("stopped");
   return 0;
 }
@@ -154,14 +242,8 @@ export const dnsGlobalRole: Role = {
   ],
   async run(ctx) {
     const zones = ctx.flags.list("zone");
-    const tables = await openTables(
-      ctx,
-      parseZoneFlags(zones.length > 0 ? zones : DEFAULT_ZONES),
-    );
-    return serve(ctx, tables, (query) => {
-      const reply = answerAuthoritatively(tables.zones, query);
-      return Promise.resolve({ reply, source: "zone" });
-    });
+    const files = parseZoneFlags(zones.length > 0 ? zones : DEFAULT_ZONES);
+    return serve(ctx, await startGlobal(files, nodeOptions(ctx)));
   },
 };
 
@@ -229,19 +311,16 @@ export const dnsLocalRole: Role = {
         `--cache-size must be a whole number above 0, not ${size}`,
       );
     }
-    const tables = await openTables(ctx, [{
-      origin: "",
-      path: ctx.flags.string("table") ?? DEFAULT_LOCAL_TABLE,
-    }]);
-    const resolver = new LocalResolver({
-      zones: () => tables.zones,
-      cache: ctx.flags.boolean("no-cache")
-        ? undefined
-        : new DnsCache({ maxEntries: size, now: () => Date.now() }),
+    const cache = ctx.flags.boolean("no-cache")
+      ? undefined
+      : new DnsCache({ maxEntries: size, now: () => Date.now() });
+    const resolver = {
+      cache,
       upstream,
       timeoutMs: ctx.flags.number("upstream-timeout") ?? 2000,
       retries: ctx.flags.number("retries") ?? 2,
-    });
-    return serve(ctx, tables, (query) => resolver.resolve(query));
+    };
+    const table = ctx.flags.string("table") ?? DEFAULT_LOCAL_TABLE;
+    return serve(ctx, await startLocal(table, resolver, nodeOptions(ctx)));
   },
 };
