@@ -296,7 +296,19 @@ export class DnsServer implements AsyncDisposable {
       : query.edns
       ? Math.min(Math.max(query.edns.udpSize, PLAIN_UDP_SIZE), SERVER_UDP_SIZE)
       : PLAIN_UDP_SIZE;
-    return encodeMessage(reply, { maxSize }).bytes;
+    try {
+      return encodeMessage(reply, { maxSize }).bytes;
+    } catch (error) {
+      // A record we cannot write back (say, an upstream TXT whose bytes were
+      // not UTF-8) fails this one answer, not the server.
+      this.#log.error("cannot encode the answer", {
+        peer: context.peer,
+        error: (error as Error).message,
+      });
+      return encodeMessage(replyTo(query, { rcode: RCODE.SERVFAIL }), {
+        maxSize,
+      }).bytes;
+    }
   }
 
   /** Closes both sockets and every TCP connection. */
