@@ -161,6 +161,9 @@ async function queryUdp(
   try {
     const bytes = encodeMessage(query).bytes;
     const buffer = new Uint8Array(65_536);
+    // One receive at a time, carried across tries: an answer to an earlier
+    // try that arrives late is still this query's answer.
+    let receiving: Promise<[Uint8Array, Deno.Addr] | undefined> | undefined;
     for (let attempt = 1; attempt <= tries; attempt++) {
       options.signal?.throwIfAborted();
       await socket.send(bytes, target);
@@ -169,19 +172,15 @@ async function queryUdp(
         const left = deadline - performance.now();
         if (left <= 0) break;
         let timer: ReturnType<typeof setTimeout> | undefined;
-        const timeout = new Promise<undefined>((
+        const timeout = new Promise<"timeout">((
           resolve,
-        ) => (timer = setTimeout(() => resolve(undefined), left)));
-        const received = socket.receive(buffer);
-        const got = await Promise.race([
-          received.catch(() => undefined),
-          timeout,
-        ]);
+        ) => (timer = setTimeout(() => resolve("timeout"), left)));
+        receiving ??= socket.receive(buffer).catch(() => undefined);
+        const got = await Promise.race([receiving, timeout]);
         clearTimeout(timer);
-        if (got === undefined) {
-          received.catch(() => {});
-          break;
-        }
+        if (got === "timeout") break;
+        receiving = undefined;
+        if (got === undefined) continue;
         const [data, from] = got;
         const addr = from as Deno.NetAddr;
         // Only the server we asked may answer, and only this query.

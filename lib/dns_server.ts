@@ -24,8 +24,16 @@ import { isTransportError } from "./transport.ts";
 
 /** The EDNS UDP payload size this host advertises and honours at most. */
 export const SERVER_UDP_SIZE = 1232;
+/** UDP queries answered at once; more are dropped until some finish. */
+export const MAX_UDP_IN_FLIGHT = 1024;
+
 /** The classic limit for UDP answers without EDNS (RFC 1035 §4.2.1). */
 export const PLAIN_UDP_SIZE = 512;
+/**
+ * Queries answered at once on one TCP connection (RFC 7766 §6.2.1.1
+ * pipelining); further queries wait unread in the socket until one is done.
+ */
+export const MAX_TCP_PIPELINE = 32;
 
 /** Where a query came from. */
 export interface QueryContext {
@@ -122,6 +130,7 @@ export class DnsServer implements AsyncDisposable {
   #idleMs: number;
   #maxTcp: number;
   #conns = new Set<Deno.Conn>();
+  #udpInFlight = new Set<Promise<unknown>>();
   #closing = false;
 
   /** Binds UDP and TCP to the same port. */
@@ -153,9 +162,19 @@ export class DnsServer implements AsyncDisposable {
         this.#log.error("receive failed", { error });
         break;
       }
-      const query = data.slice();
       const peer = addr as Deno.NetAddr;
-      this.#answer(query, { transport: "udp", peer: formatAddr(peer) }).then(
+      if (this.#udpInFlight.size >= MAX_UDP_IN_FLIGHT) {
+        // Overloaded (a slow upstream): drop, as a resolver does; the client retries.
+        this.#log.debug("dropped a query: too many in flight", {
+          peer: formatAddr(peer),
+        });
+        continue;
+      }
+      const query = data.slice();
+      const work = this.#answer(query, {
+        transport: "udp",
+        peer: formatAddr(peer),
+      }).then(
         (reply) => {
           if (reply === undefined || this.#closing) return;
           return this.#udp.send(reply, peer);
@@ -167,8 +186,11 @@ export class DnsServer implements AsyncDisposable {
             error,
           });
         }
-      });
+      }).finally(() => this.#udpInFlight.delete(work));
+      this.#udpInFlight.add(work);
     }
+    // Queries already being answered finish before the server says it stopped.
+    await Promise.all(this.#udpInFlight);
   }
 
   async #tcpLoop(): Promise<void> {
@@ -211,7 +233,21 @@ export class DnsServer implements AsyncDisposable {
         conn.close();
       } catch { /* gone */ }
     };
-    const pending: Promise<void>[] = [];
+    // Answers complete in any order, but a write may take only part of a
+    // reply: writes go one at a time, or two replies' bytes would interleave.
+    let writing: Promise<void> = Promise.resolve();
+    const write = (framed: Uint8Array): Promise<void> => {
+      const done = writing.then(async () => {
+        let at = 0;
+        while (at < framed.length) at += await conn.write(framed.subarray(at));
+      });
+      writing = done.catch(() => {});
+      return done;
+    };
+    // Queries being answered (and their replies written); at the limit the
+    // connection is not read, so a client that never reads its answers
+    // cannot make us hold more of them.
+    const pending = new Set<Promise<void>>();
     try {
       arm();
       for (;;) {
@@ -219,20 +255,17 @@ export class DnsServer implements AsyncDisposable {
         if (n === null) break;
         arm();
         for (const message of reader.push(buffer.subarray(0, n))) {
-          pending.push(
-            this.#answer(message, { transport: "tcp", peer }).then(
-              async (reply) => {
-                if (reply === undefined || closed) return;
-                const framed = frameTcp(reply);
-                let at = 0;
-                while (at < framed.length) {
-                  at += await conn.write(framed.subarray(at));
-                }
-              },
-            ).catch((error) => {
-              if (!closed) this.#log.debug("tcp reply failed", { peer, error });
-            }),
-          );
+          while (pending.size >= MAX_TCP_PIPELINE) await Promise.race(pending);
+          const task: Promise<void> = this.#answer(message, {
+            transport: "tcp",
+            peer,
+          }).then((reply) => {
+            if (reply === undefined || closed) return;
+            return write(frameTcp(reply));
+          }).catch((error) => {
+            if (!closed) this.#log.debug("tcp reply failed", { peer, error });
+          }).finally(() => pending.delete(task));
+          pending.add(task);
         }
       }
     } catch (error) {

@@ -394,6 +394,60 @@ class ReadTimeout extends Error {
   }
 }
 
+/**
+ * A connection's read deadline. Every request on a kept-alive connection
+ * waits under one, and a setTimeout plus clearTimeout per request was a
+ * tenth of the server's time for a small response; so one timer runs at a
+ * time, and when it fires before the current deadline (which moved later
+ * since it was set) it re-arms for the rest.
+ */
+class ReadDeadline {
+  #at = Infinity;
+  #expire: ((value: typeof TIMEOUT) => void) | undefined;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #timerAt = Infinity;
+
+  /** Resolves to TIMEOUT at `at` (a `performance.now()` time) unless {@linkcode end} comes first. */
+  wait(at: number): Promise<typeof TIMEOUT> {
+    const { promise, resolve } = Promise.withResolvers<typeof TIMEOUT>();
+    this.#expire = resolve;
+    this.#at = at;
+    if (this.#timer === undefined || this.#timerAt > at) this.#schedule();
+    return promise;
+  }
+
+  /** The wait is over; a timer still running finds nobody and stops. */
+  end(): void {
+    this.#expire = undefined;
+    this.#at = Infinity;
+  }
+
+  /** Ends the wait and stops the timer. */
+  clear(): void {
+    this.end();
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+
+  #schedule(): void {
+    clearTimeout(this.#timer);
+    this.#timerAt = this.#at;
+    this.#timer = setTimeout(
+      () => this.#fire(),
+      Math.max(0, this.#at - performance.now()),
+    );
+  }
+
+  #fire(): void {
+    this.#timer = undefined;
+    const expire = this.#expire;
+    if (expire === undefined) return;
+    if (performance.now() < this.#at) return this.#schedule();
+    this.end();
+    expire(TIMEOUT);
+  }
+}
+
 /** One connection: reads requests in order, answers each before the next. */
 class HttpConnection {
   readonly peer: string;
@@ -405,6 +459,7 @@ class HttpConnection {
   #closed = false;
   #busy = false;
   #shuttingDown = false;
+  #deadline = new ReadDeadline();
   /** Set when the stream can no longer be trusted to hold a next request. */
   mustClose = false;
   #doneResolver = Promise.withResolvers<void>();
@@ -428,6 +483,7 @@ class HttpConnection {
       }
     } finally {
       this.close();
+      this.#deadline.clear();
       this.#doneResolver.resolve();
     }
   }
@@ -440,6 +496,7 @@ class HttpConnection {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#deadline.clear();
     try {
       this.#conn.close();
     } catch { /* gone */ }
@@ -467,7 +524,6 @@ class HttpConnection {
     // The header clock starts at the head's first byte, not when the wait
     // began: time spent idle beforehand is the idle timeout's business.
     let started: number | undefined;
-    let timer: ReturnType<typeof setTimeout> | undefined;
     try {
       for (;;) {
         const parsed = parseRequestHead(this.#buf, 0, this.#ctx.limits);
@@ -475,17 +531,13 @@ class HttpConnection {
         const partial = this.#buf.some((b) => b !== 0x0d && b !== 0x0a);
         if (partial) started ??= performance.now();
         // A kept-alive connection may sit idle; a started head must finish in time.
-        const ms = started !== undefined
-          ? this.#ctx.headerTimeoutMs - (performance.now() - started)
-          : this.#ctx.idleTimeoutMs;
-        clearTimeout(timer);
-        const deadline = new Promise<typeof TIMEOUT>((resolve) => {
-          timer = setTimeout(() => resolve(TIMEOUT), Math.max(0, ms));
-        });
-        if (!(await this.#fill(deadline))) return null;
+        const at = started !== undefined
+          ? started + this.#ctx.headerTimeoutMs
+          : performance.now() + this.#ctx.idleTimeoutMs;
+        if (!(await this.#fill(this.#deadline.wait(at)))) return null;
       }
     } finally {
-      clearTimeout(timer);
+      this.#deadline.end();
     }
   }
 
@@ -779,10 +831,9 @@ class HttpConnection {
   ): Promise<Uint8Array | null> {
     if (this.#buf.length === 0) {
       await interim();
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const deadline = new Promise<typeof TIMEOUT>((resolve) => {
-        timer = setTimeout(() => resolve(TIMEOUT), this.#ctx.headerTimeoutMs);
-      });
+      const deadline = this.#deadline.wait(
+        performance.now() + this.#ctx.headerTimeoutMs,
+      );
       try {
         if (!(await this.#fill(deadline))) return null;
       } catch (error) {
@@ -793,7 +844,7 @@ class HttpConnection {
           `The request body stalled for ${this.#ctx.headerTimeoutMs} ms.`,
         );
       } finally {
-        clearTimeout(timer);
+        this.#deadline.end();
       }
     }
     const n = Math.min(max, this.#buf.length);

@@ -9,6 +9,13 @@ import { concat } from "../lib/frame_conn.ts";
 import { decodeFrame } from "../protocol/tlv/frame.ts";
 import { decodeMessage } from "../protocol/tlv/message.ts";
 import type { Message } from "../protocol/tlv/registry.ts";
+import { CLASS_IN, RR_TYPE } from "../protocol/dns/constants.ts";
+import {
+  decodeMessage as decodeDnsMessage,
+  type DnsMessage,
+  type Edns,
+} from "../protocol/dns/message.ts";
+import { TcpMessageReader } from "../protocol/dns/tcp.ts";
 
 /** Rejects with a message naming `what` if `promise` is not settled in time. */
 export async function within<T>(
@@ -336,4 +343,104 @@ function indexOfCrlfCrlf(bytes: Uint8Array): number {
     ) return at;
   }
   return -1;
+}
+
+/** A datagram socket on loopback, port 0, closed on dispose. */
+export function openUdp(): Deno.DatagramConn & Disposable {
+  const socket = Deno.listenDatagram({
+    transport: "udp",
+    hostname: "127.0.0.1",
+    port: 0,
+  });
+  return Object.assign(socket, {
+    [Symbol.dispose]: () => {
+      try {
+        socket.close();
+      } catch { /* closed */ }
+    },
+  });
+}
+
+/**
+ * Receives one datagram on `socket`, or rejects naming `what` after
+ * `timeoutMs`. The receive left pending by a timeout ends when the socket
+ * closes; its rejection is handled here.
+ */
+export function receiveWithin(
+  socket: Deno.DatagramConn,
+  timeoutMs: number,
+  what: string,
+): Promise<[Uint8Array, Deno.NetAddr]> {
+  const receiving = socket.receive();
+  receiving.catch(() => {});
+  return within(receiving, timeoutMs, what).then((
+    [data, addr],
+  ) => [data, addr as Deno.NetAddr]);
+}
+
+/**
+ * A DNS query of one question, class IN, RD set unless `rd: false`; with
+ * `edns`, an OPT record (UDP size 1232 unless given, no options).
+ */
+export function dnsQuery(
+  id: number,
+  name: string,
+  type: number = RR_TYPE.A,
+  options: { rd?: boolean; edns?: Partial<Edns> } = {},
+): DnsMessage {
+  return {
+    id,
+    flags: {
+      qr: false,
+      opcode: 0,
+      aa: false,
+      tc: false,
+      rd: options.rd ?? true,
+      ra: false,
+      ad: false,
+      cd: false,
+      rcode: 0,
+    },
+    questions: [{ name, type, class: CLASS_IN }],
+    answers: [],
+    authorities: [],
+    additionals: [],
+    ...(options.edns
+      ? {
+        edns: {
+          udpSize: 1232,
+          extendedRcode: 0,
+          version: 0,
+          dnssecOk: false,
+          options: [],
+          ...options.edns,
+        },
+      }
+      : {}),
+  };
+}
+
+/**
+ * Reads `count` length-prefixed DNS messages (RFC 1035 §4.2.2) off `conn`
+ * and decodes them; rejects if the peer closes first or time runs out.
+ */
+export async function readDnsMessages(
+  conn: Deno.Conn,
+  count: number,
+  timeoutMs = 5000,
+): Promise<DnsMessage[]> {
+  const reader = new TcpMessageReader();
+  const buffer = new Uint8Array(65_536);
+  const messages: DnsMessage[] = [];
+  const read = async () => {
+    while (messages.length < count) {
+      const n = await conn.read(buffer);
+      if (n === null) throw new Error("the peer closed the connection");
+      for (const bytes of reader.push(buffer.subarray(0, n))) {
+        messages.push(decodeDnsMessage(bytes));
+      }
+    }
+  };
+  await within(read(), timeoutMs, `${count} DNS messages over TCP`);
+  return messages;
 }

@@ -175,7 +175,7 @@ export function spawnRole(
 /** Waits for the ready line and returns the port it names. */
 export async function readyPort(proc: RoleProcess): Promise<number> {
   const m = await proc.waitFor(
-    / listening on (?:tcp|udp|tls|http|https):\/\/[^ ]+:(\d+)$/,
+    / listening on (?:tcp|udp|tls|http|https):\/\/\S+:(\d+)(?: |$)/,
   );
   return Number(m[1]);
 }

@@ -73,6 +73,8 @@ export interface NodeOptions {
   port?: number;
   signal?: AbortSignal;
   tcpIdleTimeoutMs?: number;
+  /** TCP connections served at once. */
+  maxTcpConnections?: number;
   /** Negative-answer TTL (seconds) for the tables' SOA. */
   negativeTtl?: number | undefined;
   /** Reload tables on change and SIGHUP (default true). */
@@ -110,6 +112,7 @@ async function startNode(
       hostname: options.hostname ?? "127.0.0.1",
       port: options.port ?? 0,
       tcpIdleTimeoutMs: options.tcpIdleTimeoutMs ?? 10_000,
+      maxTcpConnections: options.maxTcpConnections ?? 256,
       log,
       ...(options.signal ? { signal: options.signal } : {}),
       handler: async (query, context) => {
@@ -184,6 +187,11 @@ export function startLocal(
 }
 
 function nodeOptions(ctx: RoleContext): NodeOptions {
+  if (ctx.tls) {
+    throw new UsageError(
+      `${ctx.name} speaks plain DNS over UDP and TCP; --tls-cert/--tls-key are not supported`,
+    );
+  }
   const options = serverOptions(ctx);
   const negative = ctx.flags.number("negative-ttl");
   return {
@@ -192,6 +200,7 @@ function nodeOptions(ctx: RoleContext): NodeOptions {
     port: options.port ?? 0,
     signal: ctx.signal,
     tcpIdleTimeoutMs: Math.min(options.idleTimeoutMs ?? 10_000, 30_000),
+    maxTcpConnections: options.maxConnections ?? 256,
     negativeTtl: negative === undefined
       ? undefined
       : Math.round(negative / 1000),

@@ -28,33 +28,60 @@ import { httpDate } from "../../protocol/http/response.ts";
 export interface StaticFilesOptions {
   /** List a directory that has no index.html (otherwise 404). */
   listing?: boolean;
-  /** Files up to this size are kept in memory, checked against mtime and size. Default 1 MiB. */
+  /** Files up to this size are kept in memory, checked against size, mtime and inode. Default 1 MiB. */
   maxCachedFile?: number;
   /** Total bytes the cache may hold. Default 32 MiB. */
   maxCacheBytes?: number;
+}
+
+/** The headers that describe a file version. */
+interface FileMeta {
+  type: string;
+  lastModified: string;
+  etag: string;
+}
+
+function describe(path: string, info: Deno.FileInfo): FileMeta {
+  const mtime = info.mtime ?? new Date(0);
+  return {
+    type: contentType(path),
+    lastModified: httpDate(mtime),
+    etag: etagFor(info.size, mtime.getTime()),
+  };
 }
 
 interface CachedFile {
   bytes: Uint8Array;
   mtimeMs: number;
   size: number;
+  ino: number | null;
+  /** Worked out once, not on every hit. */
+  meta: FileMeta;
 }
 
 /**
+ * How long a URL path is trusted to lead to the cached file it led to last
+ * time (ms), so that a hit needs one stat instead of realPath and stat.
+ */
+const LOCATE_TTL_MS = 1000;
+/** Most URL paths remembered for {@linkcode LOCATE_TTL_MS}. */
+const MAX_LOCATED = 4096;
+
+/**
  * A bounded cache of small files, least recently used out first. An entry
- * is used only while the file's size and mtime still match.
+ * is used only while the file's size, mtime and inode still match.
  */
 class SmallFileCache {
   #entries = new Map<string, CachedFile>();
   #bytes = 0;
+  /** URL path → the real path it led to, and when that was checked. */
+  #located = new Map<string, { real: string; at: number }>();
   constructor(readonly maxFile: number, readonly maxBytes: number) {}
 
   get(path: string, info: Deno.FileInfo): Uint8Array | undefined {
     const entry = this.#entries.get(path);
     if (entry === undefined) return undefined;
-    if (
-      entry.size !== info.size || entry.mtimeMs !== (info.mtime?.getTime() ?? 0)
-    ) {
+    if (!matches(entry, info)) {
       this.#delete(path, entry);
       return undefined;
     }
@@ -64,7 +91,18 @@ class SmallFileCache {
     return entry.bytes;
   }
 
-  put(path: string, info: Deno.FileInfo, bytes: Uint8Array): void {
+  /** The headers of a cached file, while `info` still matches it. */
+  meta(path: string, info: Deno.FileInfo): FileMeta | undefined {
+    const entry = this.#entries.get(path);
+    return entry !== undefined && matches(entry, info) ? entry.meta : undefined;
+  }
+
+  put(
+    path: string,
+    info: Deno.FileInfo,
+    bytes: Uint8Array,
+    meta: FileMeta,
+  ): void {
     if (bytes.length > this.maxFile) return;
     const old = this.#entries.get(path);
     if (old) this.#delete(path, old);
@@ -72,6 +110,8 @@ class SmallFileCache {
       bytes,
       mtimeMs: info.mtime?.getTime() ?? 0,
       size: bytes.length,
+      ino: info.ino,
+      meta,
     });
     this.#bytes += bytes.length;
     for (const [key, entry] of this.#entries) {
@@ -80,10 +120,62 @@ class SmallFileCache {
     }
   }
 
+  /**
+   * Notes that `urlPath`, located (confined, symlinks resolved) at time
+   * `at`, led to the file at `real`, if that file is cached.
+   */
+  remember(urlPath: string, real: string, at: number): void {
+    if (!this.#entries.has(real)) return;
+    this.#located.delete(urlPath);
+    if (this.#located.size >= MAX_LOCATED) {
+      this.#located.delete(this.#located.keys().next().value!);
+    }
+    this.#located.set(urlPath, { real, at });
+  }
+
+  /**
+   * The cached file `urlPath` led to less than {@linkcode LOCATE_TTL_MS}
+   * ago, if it is unchanged on disk; otherwise the caller locates it again.
+   *
+   * Only bytes read under a full `locate` are ever served from here, so a
+   * symlink swapped in meanwhile cannot lead outside the root: at worst the
+   * name answers with its former (inside) file until the TTL ends. A change
+   * of the file itself (size, mtime, inode) is seen at once.
+   *
+   * The stat is synchronous: it is a lookup in the kernel's inode cache for
+   * a file read moments ago, a few µs, while an async stat costs a round
+   * trip through Deno's blocking thread pool per request, which was most of
+   * the server's time for a small file.
+   */
+  lookup(urlPath: string): { path: string; info: Deno.FileInfo } | undefined {
+    const hit = this.#located.get(urlPath);
+    if (hit === undefined) return undefined;
+    if (performance.now() - hit.at > LOCATE_TTL_MS) {
+      this.#located.delete(urlPath);
+      return undefined;
+    }
+    const entry = this.#entries.get(hit.real);
+    if (entry === undefined) return undefined;
+    let info: Deno.FileInfo;
+    try {
+      info = Deno.statSync(hit.real);
+    } catch {
+      return undefined;
+    }
+    if (!info.isFile || !matches(entry, info)) return undefined;
+    return { path: hit.real, info };
+  }
+
   #delete(path: string, entry: CachedFile): void {
     this.#entries.delete(path);
     this.#bytes -= entry.bytes.length;
   }
+}
+
+function matches(entry: CachedFile, info: Deno.FileInfo): boolean {
+  return entry.size === info.size &&
+    entry.mtimeMs === (info.mtime?.getTime() ?? 0) &&
+    entry.ino === info.ino;
 }
 
 /** Maps a refused path to the status a user should see. */
@@ -125,6 +217,9 @@ export function staticFiles(
     options.maxCacheBytes ?? 32 * 1024 * 1024,
   );
   return async (request, path = request.path) => {
+    const recent = cache.lookup(path);
+    if (recent !== undefined) return serveFile(request, recent, cache);
+    const at = performance.now();
     let located: { path: string; info: Deno.FileInfo };
     try {
       located = await root.locate(path);
@@ -143,11 +238,10 @@ export function staticFiles(
         };
       }
       try {
-        return await serveFile(
-          request,
-          await root.locate(`${path}index.html`),
-          cache,
-        );
+        const index = await root.locate(`${path}index.html`);
+        const response = await serveFile(request, index, cache);
+        cache.remember(path, index.path, at);
+        return response;
       } catch (error) {
         if (
           !(error instanceof ConfinedPathError && error.reason === "not_found")
@@ -164,7 +258,9 @@ export function staticFiles(
     if (!located.info.isFile) {
       throw new HttpError(404, `There is no ${safeShow(path)} on this server.`);
     }
-    return serveFile(request, located, cache);
+    const response = await serveFile(request, located, cache);
+    cache.remember(path, located.path, at);
+    return response;
   };
 }
 
@@ -176,10 +272,11 @@ async function serveFile(
   const { path, info } = located;
   const size = info.size;
   const mtime = info.mtime ?? new Date(0);
-  const etag = etagFor(size, mtime.getTime());
+  const meta = cache.meta(path, info) ?? describe(path, info);
+  const etag = meta.etag;
   const headers: [string, string][] = [
-    ["content-type", contentType(path)],
-    ["last-modified", httpDate(mtime)],
+    ["content-type", meta.type],
+    ["last-modified", meta.lastModified],
     ["etag", etag],
     ["accept-ranges", "bytes"],
   ];
@@ -230,7 +327,7 @@ async function serveFile(
     const read = await Deno.readFile(path);
     // A file that changed between stat and read is streamed below instead.
     if (read.length === size) {
-      cache.put(path, info, read);
+      cache.put(path, info, read, meta);
       bytes = read;
     }
   }
