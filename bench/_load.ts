@@ -1,12 +1,17 @@
 /**
- * A closed-loop load generator for TLV servers: N connections, each keeping
- * K requests in flight, replies counted straight off the frame reader.
+ * A closed-loop load generator for TLV and HTTP/1.1 servers: N connections,
+ * each keeping K requests in flight, replies counted straight off the
+ * socket.
  *
  * The generator is built not to be the bottleneck: requests are encoded once
- * (a ring of {@linkcode RING} frames, stored twice in a row so any run of up
- * to `RING` consecutive requests is one `subarray`), a reply is only checked
- * for its type, and a full decode-and-compare runs on every
- * {@linkcode VERIFY_EVERY}th reply so a server answering errors or garbage
+ * (a ring of {@linkcode RING} requests, stored twice in a row so any run of
+ * up to `RING` consecutive requests is one `subarray`). A TLV reply is only
+ * checked for its type, and a full decode-and-compare runs on every
+ * {@linkcode VERIFY_EVERY}th reply. An HTTP response head is scanned as
+ * bytes for its status and Content-Length (checked on every response), the
+ * body is counted without copying, and every {@linkcode VERIFY_EVERY}th
+ * body (the first on each connection included) is compared byte for byte
+ * with the expected one. Either way, a server answering errors or garbage
  * fails the run instead of producing a number.
  *
  * This module is also a Worker entry point ({@linkcode LoadWorker}): the
@@ -16,6 +21,9 @@
  * @module
  */
 
+import { Buffer } from "node:buffer";
+import process from "node:process";
+import { concat } from "../lib/frame_conn.ts";
 import { type Frame } from "../protocol/tlv/frame.ts";
 import { FrameReader } from "../protocol/tlv/frame_reader.ts";
 import { decodeMessage, encodeMessage } from "../protocol/tlv/message.ts";
@@ -57,12 +65,10 @@ const EXPRESSIONS: readonly (readonly [string, number])[] = [
   ["(2+3)*(4+5)*(6+7)", 585],
 ];
 
-/** One measurement to run. */
-export interface LoadJob {
+/** What every measurement has: where, how much load, for how long. */
+export interface LoadShape {
   /** Server port on 127.0.0.1. */
   port: number;
-  /** Service to say hello to; also picks the workload. */
-  service: Extract<ServiceName, "echo" | "calc">;
   /** Connections opened (all before the warm-up starts). */
   connections: number;
   /** Requests kept in flight per connection, 1..{@linkcode RING}. */
@@ -84,6 +90,28 @@ export interface LoadJob {
   timeoutMs?: number;
 }
 
+/** A measurement of a TLV server. */
+export interface TlvLoadJob extends LoadShape {
+  /** Service to say hello to; also picks the workload. */
+  service: Extract<ServiceName, "echo" | "calc">;
+}
+
+/** What an HTTP load asks for and expects back. */
+export interface HttpWorkload {
+  /** Request path, sent as `GET {path} HTTP/1.1` with a Host header. */
+  path: string;
+  /** The body every response must carry (status 200, this Content-Length). */
+  body: Uint8Array;
+}
+
+/** A measurement of an HTTP/1.1 server over keep-alive connections. */
+export interface HttpLoadJob extends LoadShape {
+  http: HttpWorkload;
+}
+
+/** One measurement to run. */
+export type LoadJob = TlvLoadJob | HttpLoadJob;
+
 /** What one measurement found. */
 export interface LoadResult {
   /** Replies counted in the window. */
@@ -98,22 +126,30 @@ export interface LoadResult {
   verified: number;
   /** Replies received over the whole run, warm-up and drain included. */
   replies: number;
+  /**
+   * Bytes counted in the window: HTTP response bodies, or everything read
+   * from a TLV server.
+   */
+  bytes: number;
+  /** Median of the slices' byte rates (`bytes / seconds` if none completed). */
+  bytesPerSecond: number;
+  /** Bytes per second in each completed slice, in order. */
+  byteSliceRates: number[];
+  /** CPU seconds the generator's own thread used over the whole run. */
+  loadCpuSeconds: number;
 }
 
 const encoder = new TextEncoder();
 const HELLO_OK = MESSAGES.hello_ok.code;
 const ERROR = MESSAGES.error.code;
 
-interface Workload {
-  /** The ring, twice: request `i` (mod RING) starts at `offsets[i]`. */
-  bytes: Uint8Array;
-  offsets: number[];
+interface Workload extends Ring {
   replyType: number;
   /** Throws unless `frame` is the right answer to ring entry `index`. */
   verify(frame: Frame, index: number): void;
 }
 
-function workload(service: LoadJob["service"]): Workload {
+function workload(service: TlvLoadJob["service"]): Workload {
   const frames: Uint8Array[] = [];
   for (let i = 0; i < 2 * RING; i++) {
     const [expression] = EXPRESSIONS[i % RING]!;
@@ -127,16 +163,11 @@ function workload(service: LoadJob["service"]): Workload {
         }),
     );
   }
-  const offsets = [0];
-  for (const f of frames) offsets.push(offsets.at(-1)! + f.length);
-  const bytes = new Uint8Array(offsets.at(-1)!);
-  frames.forEach((f, i) => bytes.set(f, offsets[i]!));
   const replyType = service === "calc"
     ? MESSAGES.calc_result.code
     : MESSAGES.echo_reply.code;
   return {
-    bytes,
-    offsets,
+    ...ringOf(frames),
     replyType,
     verify(frame, index) {
       const [expression, value] = EXPRESSIONS[index]!;
@@ -164,7 +195,10 @@ function workload(service: LoadJob["service"]): Workload {
 
 /** Shared counters of one run. */
 class Tally {
+  /** Replies completed. */
   total = 0;
+  /** Bytes counted (see {@linkcode LoadResult.bytes}). */
+  bytes = 0;
   verified = 0;
   stopping = false;
   #limit = Infinity;
@@ -185,68 +219,77 @@ class Tally {
   }
 }
 
-/** One client connection of the generator. */
-class LoadConnection {
+/** Pre-encoded requests: the ring, twice; request `i` starts at `offsets[i]`. */
+interface Ring {
+  bytes: Uint8Array;
+  offsets: number[];
+}
+
+function ringOf(requests: readonly Uint8Array[]): Ring {
+  const offsets = [0];
+  for (const r of requests) offsets.push(offsets.at(-1)! + r.length);
+  const bytes = new Uint8Array(offsets.at(-1)!);
+  requests.forEach((r, i) => bytes.set(r, offsets[i]!));
+  return { bytes, offsets };
+}
+
+/**
+ * One client connection of the generator: keeps requests in flight and
+ * hands what it reads to the protocol's {@linkcode LoadConnection.consume}.
+ */
+abstract class LoadConnection {
   readonly conn: Deno.TcpConn;
-  #w: Workload;
-  #tally: Tally;
-  #reader = new FrameReader();
-  #buf = new Uint8Array(64 * 1024);
+  protected readonly tally: Tally;
+  /** Replies completed on this connection. */
+  protected received = 0;
+  #ring: Ring;
+  #buf: Uint8Array;
   /** Requests committed to the wire (written or about to be). */
   #issued = 0;
   /** Requests owed to the writer. */
   #owed = 0;
   /** Ring position of the next request to write. */
   #next = 0;
-  #received = 0;
   #writing = false;
   #writeFailed: unknown;
 
-  constructor(conn: Deno.TcpConn, w: Workload, tally: Tally) {
+  constructor(conn: Deno.TcpConn, ring: Ring, tally: Tally, readSize: number) {
     this.conn = conn;
-    this.#w = w;
-    this.#tally = tally;
+    this.#ring = ring;
+    this.tally = tally;
+    this.#buf = new Uint8Array(readSize);
   }
 
-  /** Says hello and waits for hello_ok. */
-  async hello(service: string): Promise<void> {
-    await writeAll(
-      this.conn,
-      encodeMessage("hello", { version: PROTOCOL_VERSION, service }),
-    );
-    for (;;) {
-      const n = await this.conn.read(this.#buf);
-      if (n === null) {
-        throw new Error("Cannot benchmark: server closed on hello");
-      }
-      const frames = this.#reader.push(this.#buf.subarray(0, n));
-      if (frames.length === 0) continue;
-      if (frames[0]!.type !== HELLO_OK) throw unexpected(frames[0]!, service);
-      return;
-    }
+  /** Whatever must happen before the load starts (a hello). */
+  open(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  /**
+   * Takes the next bytes read; counts bytes and verified replies on the
+   * tally; returns how many replies they completed. Throws on a wrong reply.
+   */
+  protected abstract consume(chunk: Uint8Array): number;
+
+  /** Reads once; throws at end of stream. */
+  protected async read(what: string): Promise<Uint8Array> {
+    const n = await this.conn.read(this.#buf);
+    if (n === null) throw new Error(`Cannot benchmark: server closed ${what}`);
+    return this.#buf.subarray(0, n);
   }
 
   /** Keeps `inFlight` requests outstanding until the tally says stop. */
   async drive(inFlight: number): Promise<void> {
     this.#send(inFlight);
-    const w = this.#w;
-    const tally = this.#tally;
+    const tally = this.tally;
     for (;;) {
       if (this.#writeFailed !== undefined) throw this.#writeFailed;
-      if (tally.stopping && this.#received === this.#issued) return;
-      const n = await this.conn.read(this.#buf);
-      if (n === null) throw new Error("Cannot benchmark: server closed early");
-      const frames = this.#reader.push(this.#buf.subarray(0, n));
-      for (const frame of frames) {
-        if (frame.type !== w.replyType) throw unexpected(frame, "load");
-        if (this.#received % VERIFY_EVERY === 0) {
-          w.verify(frame, this.#received % RING);
-          tally.verified++;
-        }
-        this.#received++;
-      }
-      tally.add(frames.length);
-      if (!tally.stopping) this.#send(frames.length);
+      if (tally.stopping && this.received === this.#issued) return;
+      const done = this.consume(await this.read("early"));
+      if (done === 0) continue;
+      this.received += done;
+      tally.add(done);
+      if (!tally.stopping) this.#send(done);
     }
   }
 
@@ -261,7 +304,7 @@ class LoadConnection {
     try {
       while (this.#owed > 0) {
         const n = Math.min(this.#owed, RING);
-        const { bytes, offsets } = this.#w;
+        const { bytes, offsets } = this.#ring;
         const chunk = bytes.subarray(
           offsets[this.#next]!,
           offsets[this.#next + n]!,
@@ -276,6 +319,224 @@ class LoadConnection {
       this.#writing = false;
     }
   }
+}
+
+/** A TLV connection: hello first, then frames counted off the reader. */
+class TlvLoadConnection extends LoadConnection {
+  #w: Workload;
+  #service: string;
+  #reader = new FrameReader();
+
+  constructor(conn: Deno.TcpConn, job: TlvLoadJob, tally: Tally) {
+    const w = workload(job.service);
+    super(conn, w, tally, 64 * 1024);
+    this.#w = w;
+    this.#service = job.service;
+  }
+
+  /** Says hello and waits for hello_ok. */
+  override async open(): Promise<void> {
+    await writeAll(
+      this.conn,
+      encodeMessage("hello", {
+        version: PROTOCOL_VERSION,
+        service: this.#service,
+      }),
+    );
+    for (;;) {
+      const frames = this.#reader.push(await this.read("on hello"));
+      if (frames.length === 0) continue;
+      if (frames[0]!.type !== HELLO_OK) {
+        throw unexpected(frames[0]!, this.#service);
+      }
+      return;
+    }
+  }
+
+  protected override consume(chunk: Uint8Array): number {
+    const w = this.#w;
+    this.tally.bytes += chunk.length;
+    const frames = this.#reader.push(chunk);
+    let index = this.received;
+    for (const frame of frames) {
+      if (frame.type !== w.replyType) throw unexpected(frame, "load");
+      if (index % VERIFY_EVERY === 0) {
+        w.verify(frame, index % RING);
+        this.tally.verified++;
+      }
+      index++;
+    }
+    return frames.length;
+  }
+}
+
+/** Longest HTTP response head the generator accepts. */
+const MAX_RESPONSE_HEAD = 16 * 1024;
+const STATUS_200 = encoder.encode("HTTP/1.1 200 ");
+const CONTENT_LENGTH = encoder.encode("content-length:");
+const TRANSFER_ENCODING = encoder.encode("transfer-encoding:");
+const CONNECTION_CLOSE = encoder.encode("connection: close");
+
+/**
+ * An HTTP/1.1 connection: the same GET over and over, responses split by
+ * their Content-Length, bodies counted as they pass.
+ */
+class HttpLoadConnection extends LoadConnection {
+  #expected: Buffer;
+  /** Start of a head cut by the end of the last read. */
+  #pending: Uint8Array | undefined;
+  /** Body bytes still due for the current response; -1 while in a head. */
+  #left = -1;
+  /** Body bytes of the current response seen so far. */
+  #seen = 0;
+  /** Whether the current body is being compared. */
+  #verifying = false;
+
+  constructor(conn: Deno.TcpConn, job: HttpLoadJob, tally: Tally) {
+    const request = encoder.encode(
+      `GET ${job.http.path} HTTP/1.1\r\nHost: x\r\n\r\n`,
+    );
+    super(
+      conn,
+      ringOf(Array.from({ length: 2 * RING }, () => request)),
+      tally,
+      256 * 1024,
+    );
+    const { body } = job.http;
+    this.#expected = Buffer.from(body.buffer, body.byteOffset, body.length);
+  }
+
+  protected override consume(chunk: Uint8Array): number {
+    let data = chunk;
+    if (this.#pending !== undefined) {
+      data = concat([this.#pending, chunk]);
+      this.#pending = undefined;
+    }
+    let done = 0;
+    let at = 0;
+    while (at < data.length) {
+      if (this.#left < 0) {
+        const end = headEnd(data, at);
+        if (end < 0) {
+          if (data.length - at > MAX_RESPONSE_HEAD) {
+            throw new Error(
+              `Cannot benchmark: a response head is over ${MAX_RESPONSE_HEAD} bytes`,
+            );
+          }
+          this.#pending = data.slice(at);
+          break;
+        }
+        const length = responseLength(data, at, end);
+        if (length !== this.#expected.length) {
+          throw new Error(
+            `Cannot trust the HTTP server: Content-Length ${length}, expected ${this.#expected.length}`,
+          );
+        }
+        at = end;
+        this.#left = length;
+        this.#seen = 0;
+        this.#verifying = (this.received + done) % VERIFY_EVERY === 0;
+      }
+      const n = Math.min(this.#left, data.length - at);
+      if (this.#verifying && n > 0) this.#compare(data, at, n);
+      this.#seen += n;
+      this.#left -= n;
+      this.tally.bytes += n;
+      at += n;
+      if (this.#left === 0) {
+        this.#left = -1;
+        if (this.#verifying) this.tally.verified++;
+        done++;
+      }
+    }
+    return done;
+  }
+
+  #compare(data: Uint8Array, at: number, n: number): void {
+    const got = Buffer.from(data.buffer, data.byteOffset + at, n);
+    const want = this.#expected.subarray(this.#seen, this.#seen + n);
+    if (!got.equals(want)) {
+      throw new Error(
+        `Cannot trust the HTTP server: response ${
+          this.received + 1
+        } differs from the file within bytes ${this.#seen}..${this.#seen + n}`,
+      );
+    }
+  }
+}
+
+/** The offset just past the CRLFCRLF ending a head at `from`, or -1. */
+function headEnd(data: Uint8Array, from: number): number {
+  for (
+    let i = data.indexOf(0x0d, from);
+    i >= 0;
+    i = data.indexOf(0x0d, i + 1)
+  ) {
+    if (i + 3 >= data.length) return -1;
+    if (data[i + 1] === 0x0a && data[i + 2] === 0x0d && data[i + 3] === 0x0a) {
+      return i + 4;
+    }
+  }
+  return -1;
+}
+
+/**
+ * Checks a response head in `data[start, end)` for status 200 and returns
+ * its Content-Length; throws on anything the generator cannot count.
+ */
+function responseLength(data: Uint8Array, start: number, end: number): number {
+  const head = () => new TextDecoder().decode(data.subarray(start, end));
+  if (!startsWith(data, start, STATUS_200, false)) {
+    throw new Error(
+      `Cannot benchmark: expected "HTTP/1.1 200", got ${
+        JSON.stringify(head().split("\r\n")[0])
+      }`,
+    );
+  }
+  let length = -1;
+  let line = data.indexOf(0x0a, start) + 1;
+  while (line < end - 2) {
+    const next = data.indexOf(0x0a, line) + 1;
+    if (startsWith(data, line, CONTENT_LENGTH, true)) {
+      length = 0;
+      for (let i = line + CONTENT_LENGTH.length; i < next - 2; i++) {
+        const c = data[i]!;
+        if (c >= 0x30 && c <= 0x39) length = length * 10 + c - 0x30;
+        else if (c !== 0x20 && c !== 0x09) {
+          throw new Error(`Cannot benchmark: bad Content-Length in ${head()}`);
+        }
+      }
+    } else if (
+      startsWith(data, line, TRANSFER_ENCODING, true) ||
+      startsWith(data, line, CONNECTION_CLOSE, true)
+    ) {
+      throw new Error(
+        `Cannot benchmark: need Content-Length over a kept-alive connection, got ${
+          JSON.stringify(head())
+        }`,
+      );
+    }
+    line = next;
+  }
+  if (length < 0) {
+    throw new Error(`Cannot benchmark: no Content-Length in ${head()}`);
+  }
+  return length;
+}
+
+/** Whether `data` at `at` starts with `prefix` (ASCII case folded if `fold`). */
+function startsWith(
+  data: Uint8Array,
+  at: number,
+  prefix: Uint8Array,
+  fold: boolean,
+): boolean {
+  if (at + prefix.length > data.length) return false;
+  for (let i = 0; i < prefix.length; i++) {
+    const c = fold ? data[at + i]! | 0x20 : data[at + i]!;
+    if (c !== prefix[i]) return false;
+  }
+  return true;
 }
 
 function unexpected(frame: Frame, what: string): Error {
@@ -315,6 +576,12 @@ function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
  *   warmupMs: 500, measureMs: 2000, maxRequests: 5_000_000,
  * });
  * r.perSecond;
+ * const web = await runLoad({
+ *   port: webPort, http: { path: "/small.bin", body: bytes },
+ *   connections: 50, inFlight: 1,
+ *   warmupMs: 500, measureMs: 2000, maxRequests: 5_000_000,
+ * });
+ * web.bytesPerSecond;
  * ```
  */
 export async function runLoad(job: LoadJob): Promise<LoadResult> {
@@ -323,8 +590,8 @@ export async function runLoad(job: LoadJob): Promise<LoadResult> {
       `Cannot load: inFlight ${job.inFlight} is not in 1..${RING}`,
     );
   }
+  const cpu0 = threadCpuSeconds();
   const timeoutMs = job.timeoutMs ?? 5000;
-  const w = workload(job.service);
   const tally = new Tally();
   const conns: LoadConnection[] = [];
   try {
@@ -340,9 +607,13 @@ export async function runLoad(job: LoadJob): Promise<LoadResult> {
             );
           });
           conn.setNoDelay(true);
-          conns.push(new LoadConnection(conn, w, tally));
+          conns.push(
+            "http" in job
+              ? new HttpLoadConnection(conn, job, tally)
+              : new TlvLoadConnection(conn, job, tally),
+          );
         }
-        await Promise.all(conns.map((c) => c.hello(job.service)));
+        await Promise.all(conns.map((c) => c.open()));
       })(),
       timeoutMs,
       "connecting",
@@ -354,12 +625,14 @@ export async function runLoad(job: LoadJob): Promise<LoadResult> {
     failed.catch(() => {});
     await Promise.race([sleep(job.warmupMs), failed]);
     const c0 = tally.total;
+    const b0 = tally.bytes;
     const t0 = performance.now();
     const limitHit = Promise.withResolvers<"limit">();
     tally.watch(c0 + job.maxRequests, () => limitHit.resolve("limit"));
     const sliceRates: number[] = [];
+    const byteRates: number[] = [];
     const slices = Math.max(1, job.slices ?? DEFAULT_SLICES);
-    let [cs, ts] = [c0, t0];
+    let [cs, bs, ts] = [c0, b0, t0];
     for (let i = 1; i <= slices; i++) {
       // Timers fire late under load: aim each slice end at the schedule.
       const wait = t0 + (job.measureMs * i) / slices - performance.now();
@@ -368,12 +641,14 @@ export async function runLoad(job: LoadJob): Promise<LoadResult> {
         limitHit.promise,
         failed,
       ]);
-      const [c, t] = [tally.total, performance.now()];
+      const [c, b, t] = [tally.total, tally.bytes, performance.now()];
       if (ended === "limit") break;
       sliceRates.push((c - cs) / ((t - ts) / 1000));
-      [cs, ts] = [c, t];
+      byteRates.push((b - bs) / ((t - ts) / 1000));
+      [cs, bs, ts] = [c, b, t];
     }
     const c1 = tally.total;
+    const b1 = tally.bytes;
     const t1 = performance.now();
     tally.stopping = true;
     await within(driving, timeoutMs, "draining the last replies");
@@ -387,6 +662,12 @@ export async function runLoad(job: LoadJob): Promise<LoadResult> {
       sliceRates,
       verified: tally.verified,
       replies: tally.total,
+      bytes: b1 - b0,
+      bytesPerSecond: byteRates.length > 0
+        ? median(byteRates)
+        : (b1 - b0) / seconds,
+      byteSliceRates: byteRates,
+      loadCpuSeconds: threadCpuSeconds() - cpu0,
     };
   } finally {
     for (const c of conns) {
@@ -397,11 +678,25 @@ export async function runLoad(job: LoadJob): Promise<LoadResult> {
   }
 }
 
+/** CPU seconds used so far by the calling thread. */
+function threadCpuSeconds(): number {
+  const { user, system } = process.threadCpuUsage();
+  return (user + system) / 1e6;
+}
+
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-function median(values: readonly number[]): number {
+/**
+ * The middle value (the mean of the two middle ones for an even count).
+ *
+ * @example
+ * ```ts
+ * median([3, 1, 2]); // 2
+ * ```
+ */
+export function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = sorted.length >> 1;
   return sorted.length % 2 === 1

@@ -12,6 +12,7 @@
 
 import { Logger, printLine } from "../lib/log.ts";
 import { runCalcBench } from "./calc_bench.ts";
+import { runWebBench } from "./web_bench.ts";
 
 /** A benchmark the runner knows. */
 export interface Bench {
@@ -29,6 +30,12 @@ export const BENCHES: readonly Bench[] = [
     name: "calc",
     title: "calc server vs echo server (same framing) vs python asyncio echo",
     run: () => runCalcBench(),
+  },
+  {
+    name: "web",
+    title:
+      "web server vs Deno.serve (1 KiB from memory, 64 MiB streamed from disk) vs python http.server",
+    run: () => runWebBench(),
   },
 ];
 

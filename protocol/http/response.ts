@@ -134,13 +134,27 @@ const SPECIAL_NAMES: Readonly<Record<string, string>> = {
  * ```
  */
 export function canonicalName(name: string): string {
-  const lower = name.toLowerCase();
-  return SPECIAL_NAMES[lower] ??
-    lower.replace(
-      /(^|-)([a-z])/g,
-      (_, dash: string, c: string) => dash + c.toUpperCase(),
-    );
+  let canonical = CANONICAL.get(name);
+  if (canonical === undefined) {
+    const lower = name.toLowerCase();
+    canonical = SPECIAL_NAMES[lower] ??
+      lower.replace(
+        /(^|-)([a-z])/g,
+        (_, dash: string, c: string) => dash + c.toUpperCase(),
+      );
+    if (CANONICAL.size < MAX_CANONICAL) CANONICAL.set(name, canonical);
+  }
+  return canonical;
 }
+
+/**
+ * Names already spelled: a server sends the same few names in every
+ * response, and the regex replace was most of the cost of a response head.
+ * Bounded, as names may come from anywhere; past the bound they are spelled
+ * each time.
+ */
+const CANONICAL = new Map<string, string>();
+const MAX_CANONICAL = 512;
 
 const DAYS = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
 const LONG_DAYS = [
