@@ -159,6 +159,22 @@ export const FIELDS = {
       idle_timeout: "optional",
     },
   },
+  source: {
+    tag: 0x0014,
+    kind: "string",
+    doc: 'Where the bytes come from: "cache" or "origin".',
+  },
+  json: {
+    tag: 0x0015,
+    kind: "string",
+    doc: "A JSON document (counters, listings).",
+  },
+  entry: {
+    tag: 0x8002,
+    kind: "group",
+    doc: "One object of a listing.",
+    fields: { name: "required", size: "required", digest: "optional" },
+  },
 } as const satisfies Record<string, FieldSpec>;
 
 /** Every message type, by name. */
@@ -251,6 +267,62 @@ export const MESSAGES = {
     doc: "Ends a transfer; `size` is the offset after the last byte sent.",
     fields: { id: "required", size: "required" },
   },
+  video_get: {
+    code: 0x0400,
+    service: "video",
+    doc: "Asks for a video from `offset` (default 0); answered by a bulk " +
+      "transfer (bulk_header, bulk_data…, bulk_end) with the same id.",
+    fields: { id: "required", name: "required", offset: "optional" },
+  },
+  video_list: {
+    code: 0x0401,
+    service: "video",
+    doc: "Asks which videos the server has.",
+    fields: { id: "required" },
+  },
+  video_list_reply: {
+    code: 0x0402,
+    service: "video",
+    doc: "The videos, one entry each.",
+    fields: { id: "required", entry: "repeated" },
+  },
+  live_subscribe: {
+    code: 0x0410,
+    service: "video",
+    doc: "Starts watching a live channel; answered by live_start, then " +
+      "live_data frames until live_end or the connection closes.",
+    fields: { id: "required", name: "required" },
+  },
+  live_start: {
+    code: 0x0411,
+    service: "video",
+    doc: "The channel is on; MPEG-TS bytes follow in live_data frames.",
+    fields: { id: "required", name: "required" },
+  },
+  live_data: {
+    code: 0x0412,
+    service: "video",
+    doc: "A piece of the live MPEG-TS stream (whole 188-byte packets).",
+    fields: { id: "required", data: "required" },
+  },
+  live_end: {
+    code: 0x0413,
+    service: "video",
+    doc: "The channel ended, or this viewer was dropped; `message` says why.",
+    fields: { id: "required", message: "optional" },
+  },
+  stats_request: {
+    code: 0x0420,
+    service: "video",
+    doc: "Asks for the server's counters.",
+    fields: { id: "required" },
+  },
+  stats_reply: {
+    code: 0x0421,
+    service: "video",
+    doc: "The counters as a JSON object.",
+    fields: { id: "required", json: "required" },
+  },
 } as const satisfies Record<string, MessageSpec>;
 
 /** Error codes carried by `error` frames. */
@@ -324,12 +396,31 @@ export const ERRORS = {
     code: 34,
     doc: "The expression is longer or nested deeper than the server allows.",
   },
+  not_found: {
+    code: 48,
+    doc: "The named video, channel or file does not exist.",
+  },
+  bad_name: {
+    code: 49,
+    doc: "The name is not allowed (a path outside the directory, a hidden " +
+      "name, bad encoding).",
+  },
+  upstream_failed: {
+    code: 50,
+    doc: "The origin could not be reached, failed mid-transfer or sent bytes " +
+      "whose digest did not match; nothing was cached.",
+  },
+  bad_offset: {
+    code: 51,
+    doc: "The resume offset is beyond the end of the object.",
+  },
 } as const satisfies Record<string, { code: number; doc: string }>;
 
 /** Services a hello may ask for. */
 export const SERVICES = {
   echo: "Sends every echo_request back as an echo_reply.",
   calc: "Evaluates arithmetic expressions (HW1).",
+  video: "Videos by name as bulk transfers, live channels, counters (HW4).",
 } as const satisfies Record<string, string>;
 
 /** A field name of the registry. */
