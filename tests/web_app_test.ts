@@ -725,3 +725,189 @@ Deno.test("webApp behind HttpServer serves a range of a large file and a calc an
   assert.doesNotMatch(decoder.decode(refused.body), /TOP SECRET/);
   await reader.expectEnd();
 });
+
+// ------------------------------------------------- cache revalidation races
+
+/**
+ * Records the paths `Deno.statSync` is called with until disposed. The
+ * static handler calls it only to re-check a URL path that led to a cached
+ * file under a second ago, so a recorded path shows that fast path ran.
+ */
+function watchStatSync(): Disposable & { readonly paths: string[] } {
+  const deno = Deno as { statSync: typeof Deno.statSync };
+  const original = deno.statSync;
+  const paths: string[] = [];
+  deno.statSync = (path) => {
+    paths.push(String(path));
+    return original(path);
+  };
+  return {
+    paths,
+    [Symbol.dispose]: () => {
+      deno.statSync = original;
+    },
+  };
+}
+
+/** Gives `path` the mtime (and atime) of `like`; checks size and mtime agree. */
+async function sameStamp(path: string, like: Deno.FileInfo): Promise<void> {
+  await Deno.utime(path, like.atime ?? like.mtime!, like.mtime!);
+  const info = await Deno.stat(path);
+  assert.equal(info.size, like.size, `${path}: the sizes must agree`);
+  assert.equal(
+    info.mtime!.getTime(),
+    like.mtime!.getTime(),
+    `${path}: the mtimes must agree`,
+  );
+}
+
+const INSIDE = "inside the web root, v1\n";
+const OUTSIDE = "OUTSIDE the root, nope!\n";
+
+Deno.test("webApp() never serves a file outside the root after a cached file is replaced by a symlink", async () => {
+  // "fresh": the outside file exists before the inside one goes, so its
+  // inode differs. "reused": it is made after, and may get the freed inode,
+  // matching size, mtime and inode; the cache may then answer with the
+  // bytes it read from inside, never with the outside ones.
+  for (const order of ["fresh", "reused"] as const) {
+    await using site = await makeSite();
+    const app = await site.app();
+    const inside = join(site.site, "swap.txt");
+    const outside = join(site.base, "outside", "swap.txt");
+    assert.equal(OUTSIDE.length, INSIDE.length);
+    await Deno.writeTextFile(inside, INSIDE);
+    const real = await Deno.realPath(inside);
+    const first = await request(app, "GET", "/swap.txt");
+    assert.equal(first.text, INSIDE, order);
+    const before = await Deno.stat(inside);
+
+    if (order === "reused") await Deno.remove(inside);
+    await Deno.writeTextFile(outside, OUTSIDE);
+    await sameStamp(outside, before);
+    const link = join(site.site, "swap.txt.new");
+    await Deno.symlink(outside, link);
+    await Deno.rename(link, inside);
+    assert.ok((await Deno.lstat(inside)).isSymlink);
+
+    using watch = watchStatSync();
+    for (const method of ["GET", "HEAD", "GET"]) {
+      const answer = await request(app, method, "/swap.txt", {
+        headers: [["range", "bytes=0-"]],
+      });
+      assert.doesNotMatch(answer.text, /OUTSIDE/, `${order} ${method}`);
+      if (order === "fresh") {
+        assert.equal(answer.status, 404, `${order} ${method}`);
+      } else {
+        assert.ok(
+          answer.status === 404 ||
+            (answer.status < 300 &&
+              (method === "HEAD" || answer.text === INSIDE)),
+          `${order} ${method} → ${answer.status} ${answer.text}`,
+        );
+      }
+    }
+    assert.ok(
+      watch.paths.includes(real),
+      `${order}: the one-second fast path was not tried`,
+    );
+  }
+});
+
+Deno.test("webApp() never serves a file outside the root after a cached file's directory is replaced by a symlink", async () => {
+  await using site = await makeSite();
+  const app = await site.app();
+  const dir = join(site.site, "dir");
+  const outDir = join(site.base, "outside", "dir");
+  await Deno.mkdir(dir);
+  await Deno.mkdir(outDir);
+  const names = ["f.txt", "index.html"];
+  for (const name of names) {
+    await Deno.writeTextFile(join(dir, name), INSIDE);
+  }
+  const reals = await Promise.all(
+    names.map((name) => Deno.realPath(join(dir, name))),
+  );
+  assert.equal((await request(app, "GET", "/dir/f.txt")).text, INSIDE);
+  assert.equal((await request(app, "GET", "/dir/")).text, INSIDE);
+  for (const name of names) {
+    const outside = join(outDir, name);
+    await Deno.writeTextFile(outside, OUTSIDE);
+    await sameStamp(outside, await Deno.stat(join(dir, name)));
+  }
+  // The old directory is kept (renamed), so no inode is freed for reuse.
+  await Deno.rename(dir, join(site.site, "dir-old"));
+  await Deno.symlink(outDir, dir);
+
+  using watch = watchStatSync();
+  for (const target of ["/dir/f.txt", "/dir/", "/dir/index.html"]) {
+    for (const method of ["GET", "HEAD"]) {
+      const answer = await request(app, method, target);
+      assert.equal(answer.status, 404, `${method} ${target}`);
+      assert.doesNotMatch(answer.text, /OUTSIDE/, `${method} ${target}`);
+    }
+  }
+  for (const real of reals) {
+    assert.ok(
+      watch.paths.includes(real),
+      `${real}: the one-second fast path was not tried`,
+    );
+  }
+});
+
+Deno.test("webApp() serves the new bytes after a cached file is atomically replaced with the same size and mtime", async () => {
+  await using site = await makeSite();
+  const app = await site.app();
+  const path = join(site.site, "atomic.txt");
+  const old = "version ONE of the file\n";
+  const replacement = "version TWO of the file\n";
+  assert.equal(replacement.length, old.length);
+  await Deno.writeTextFile(path, old);
+  const real = await Deno.realPath(path);
+  assert.equal((await request(app, "GET", "/atomic.txt")).text, old);
+  assert.equal((await request(app, "GET", "/atomic.txt")).text, old);
+  const before = await Deno.stat(path);
+
+  const temp = join(site.site, "atomic.txt.tmp");
+  await Deno.writeTextFile(temp, replacement);
+  await sameStamp(temp, before);
+  await Deno.rename(temp, path);
+  const after = await Deno.stat(path);
+  assert.notEqual(after.ino, before.ino, "the rename must change the inode");
+  assert.equal(after.mtime!.getTime(), before.mtime!.getTime());
+
+  using watch = watchStatSync();
+  const range = await request(app, "GET", "/atomic.txt", {
+    headers: [["range", "bytes=8-10"]],
+  });
+  assert.equal(range.status, 206);
+  assert.equal(range.text, "TWO");
+  const whole = await request(app, "GET", "/atomic.txt");
+  assert.equal(whole.status, 200);
+  assert.equal(whole.text, replacement);
+  assert.ok(
+    watch.paths.includes(real),
+    "the one-second fast path was not tried",
+  );
+});
+
+Deno.test("webApp() answers 404, not the cached bytes, once a cached file is deleted", async () => {
+  await using site = await makeSite();
+  const app = await site.app();
+  const path = join(site.site, "gone.txt");
+  await Deno.writeTextFile(path, INSIDE);
+  const real = await Deno.realPath(path);
+  assert.equal((await request(app, "GET", "/gone.txt")).text, INSIDE);
+  assert.equal((await request(app, "GET", "/gone.txt")).text, INSIDE);
+  await Deno.remove(path);
+
+  using watch = watchStatSync();
+  for (const method of ["GET", "HEAD", "GET"]) {
+    const answer = await request(app, method, "/gone.txt");
+    assert.equal(answer.status, 404, method);
+    assert.doesNotMatch(answer.text, /inside the web root/, method);
+  }
+  assert.ok(
+    watch.paths.includes(real),
+    "the one-second fast path was not tried",
+  );
+});
