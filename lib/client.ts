@@ -54,6 +54,124 @@ interface Pending {
   reject(error: Error): void;
 }
 
+/** Message types that end a stream once they are yielded. */
+const TERMINAL: ReadonlySet<MessageName> = new Set<MessageName>([
+  "bulk_end",
+  "live_end",
+]);
+
+/** Options for {@linkcode TlvClient.stream}. */
+export interface StreamOptions {
+  /**
+   * Frames held for a consumer that is behind before the client stops
+   * reading the socket (every request on the connection waits then).
+   * Default 16 (1 MiB of `bulk_data`).
+   */
+  highWaterMark?: number;
+}
+
+/** What a {@linkcode MessageStream} tells its client. */
+interface StreamHooks {
+  /** The consumer took a frame: the reader may resume. */
+  taken(): void;
+  /** The consumer stopped before the end. */
+  cancel(): void;
+}
+
+/**
+ * Every frame answering one request, in arrival order: the frames of a bulk
+ * transfer or a live channel. Ends after `bulk_end` or `live_end` (yielded);
+ * an `error` frame for the id throws {@linkcode RemoteError}, a broken
+ * connection {@linkcode ConnectionError}, each after the frames that came
+ * before it. Breaking out of the loop (or disposing) stops the stream; later
+ * frames for its id are dropped. Made by {@linkcode TlvClient.stream}.
+ */
+export class MessageStream
+  implements AsyncIterableIterator<Message>, AsyncDisposable {
+  /** The request id the frames answer. */
+  readonly id: number;
+  /** Frames held before the client stops reading the socket. */
+  readonly highWaterMark: number;
+  #hooks: StreamHooks;
+  #queue: Message[] = [];
+  #ended = false;
+  #error: Error | undefined;
+  #arrived: PromiseWithResolvers<void> | undefined;
+
+  /** Use {@linkcode TlvClient.stream}. */
+  constructor(id: number, highWaterMark: number, hooks: StreamHooks) {
+    this.id = id;
+    this.highWaterMark = highWaterMark;
+    this.#hooks = hooks;
+  }
+
+  /** Frames received and not yet taken by the consumer. */
+  get buffered(): number {
+    return this.#queue.length;
+  }
+
+  /** @internal Called by the client: a frame for this id. */
+  _push(message: Message): void {
+    if (this.#ended) return;
+    this.#queue.push(message);
+    this.#wake();
+  }
+
+  /** @internal Called by the client: no more frames will come. */
+  _end(error?: Error): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    this.#error = error;
+    this.#wake();
+  }
+
+  #wake(): void {
+    this.#arrived?.resolve();
+    this.#arrived = undefined;
+  }
+
+  /** The next frame; done after the terminal frame. */
+  async next(): Promise<IteratorResult<Message, undefined>> {
+    for (;;) {
+      const message = this.#queue.shift();
+      if (message !== undefined) {
+        this.#hooks.taken();
+        return { value: message, done: false };
+      }
+      if (this.#error !== undefined) {
+        const error = this.#error;
+        this.#error = undefined;
+        throw error;
+      }
+      if (this.#ended) return { value: undefined, done: true };
+      this.#arrived ??= Promise.withResolvers<void>();
+      await this.#arrived.promise;
+    }
+  }
+
+  /** Stops the stream; frames still coming for its id are dropped. */
+  return(): Promise<IteratorResult<Message, undefined>> {
+    if (!this.#ended) {
+      this.#ended = true;
+      this.#hooks.cancel();
+    }
+    this.#queue = [];
+    this.#error = undefined;
+    this.#wake();
+    return Promise.resolve({ value: undefined, done: true });
+  }
+
+  /** This object. */
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  /** Same as {@linkcode return}. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.return();
+  }
+}
+
 /**
  * A connected, greeted TLV client.
  *
@@ -69,6 +187,11 @@ export class TlvClient implements AsyncDisposable {
   readonly hello: Fields<"hello_ok">;
   #nextId = 1;
   #pending = new Map<number, Pending>();
+  #streams = new Map<number, MessageStream>();
+  /** Ids of streams stopped early whose terminal frame has not come. */
+  #abandoned = new Set<number>();
+  /** Set while the reader waits for a stream's consumer to catch up. */
+  #paused: PromiseWithResolvers<void> | undefined;
   #timeoutMs: number;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #failure: Error | undefined;
@@ -90,9 +213,9 @@ export class TlvClient implements AsyncDisposable {
     this.#loop = this.#readLoop();
   }
 
-  /** Requests waiting for their answer. */
+  /** Requests waiting for their answer, streams included. */
   get pending(): number {
-    return this.#pending.size;
+    return this.#pending.size + this.#streams.size;
   }
 
   /** Receives messages that answer no request (server pushes). */
@@ -113,13 +236,83 @@ export class TlvClient implements AsyncDisposable {
     fields: WithoutId<Fields<M>>,
   ): Promise<Message> {
     if (this.#failure) return Promise.reject(this.#failure);
-    const id = this.#nextId;
-    this.#nextId = this.#nextId === 0xffffffff ? 1 : this.#nextId + 1;
+    const id = this.#takeId();
     const { promise, resolve, reject } = Promise.withResolvers<Message>();
     this.#pending.set(id, { resolve, reject });
-    if (this.#timer === undefined) this.#arm();
+    if (this.#timer === undefined && !this.#paused) this.#arm();
     this.fc.send(type, { ...fields, id } as unknown as Fields<M>);
     return promise;
+  }
+
+  /**
+   * Sends a request with a fresh id and yields every frame that answers it
+   * (see {@linkcode MessageStream}), while `request()` and other streams
+   * go on over the same connection.
+   *
+   * Memory stays bounded: when the consumer is `highWaterMark` frames
+   * behind, the client stops reading the socket until it catches up, and
+   * TCP flow control slows the sender. Meanwhile no other answer on the
+   * connection is read either, so consume streams promptly. The timeout
+   * bounds each wait for the next frame, not a pause the consumer causes.
+   *
+   * @example
+   * ```ts
+   * for await (const m of client.stream("video_get", { name: "a.mp4" })) {
+   *   if (m.type === "bulk_data") await file.write(m.fields.data);
+   * }
+   * ```
+   */
+  stream<M extends MessageName>(
+    type: M,
+    fields: WithoutId<Fields<M>>,
+    options: StreamOptions = {},
+  ): MessageStream {
+    const highWaterMark = options.highWaterMark ?? 16;
+    if (!Number.isSafeInteger(highWaterMark) || highWaterMark < 1) {
+      throw new RangeError(
+        `Cannot open a stream: highWaterMark ${highWaterMark} is not a positive integer`,
+      );
+    }
+    const id = this.#takeId();
+    const stream = new MessageStream(id, highWaterMark, {
+      taken: () => this.#maybeResume(),
+      cancel: () => {
+        if (this.#streams.delete(id)) this.#abandoned.add(id);
+        this.#maybeResume();
+      },
+    });
+    if (this.#failure) {
+      stream._end(this.#failure);
+      return stream;
+    }
+    this.#streams.set(id, stream);
+    if (this.#timer === undefined && !this.#paused) this.#arm();
+    this.fc.send(type, { ...fields, id } as unknown as Fields<M>);
+    return stream;
+  }
+
+  /** The next id not in use by a request or a stream. */
+  #takeId(): number {
+    let id: number;
+    do {
+      id = this.#nextId;
+      this.#nextId = this.#nextId === 0xffffffff ? 1 : this.#nextId + 1;
+    } while (
+      this.#pending.has(id) || this.#streams.has(id) || this.#abandoned.has(id)
+    );
+    return id;
+  }
+
+  /** Whether some stream's consumer is a high-water mark behind. */
+  #congested(): boolean {
+    for (const s of this.#streams.values()) {
+      if (s.buffered >= s.highWaterMark) return true;
+    }
+    return false;
+  }
+
+  #maybeResume(): void {
+    if (this.#paused && !this.#congested()) this.#paused.resolve();
   }
 
   /** Sends a message that expects no answer. */
@@ -151,7 +344,16 @@ export class TlvClient implements AsyncDisposable {
         for (const frame of frames) {
           this.#deliver(decodeMessage(frame, DEFAULT_LIMITS));
         }
-        if (this.#pending.size > 0) this.#arm();
+        while (this.#congested() && !this.#failure) {
+          // Waiting on our consumer, not on the server: no timeout.
+          clearTimeout(this.#timer);
+          this.#timer = undefined;
+          this.#paused = Promise.withResolvers<void>();
+          await this.#paused.promise;
+          this.#paused = undefined;
+        }
+        if (this.#failure) return;
+        if (this.#pending.size > 0 || this.#streams.size > 0) this.#arm();
         else {
           clearTimeout(this.#timer);
           this.#timer = undefined;
@@ -173,6 +375,7 @@ export class TlvClient implements AsyncDisposable {
 
   #deliver(message: Message): void {
     const id = "id" in message.fields ? message.fields.id : undefined;
+    if (id !== undefined && this.#deliverToStream(id, message)) return;
     const waiter = id === undefined ? undefined : this.#pending.get(id);
     if (waiter === undefined || id === undefined) {
       if (message.type === "error") {
@@ -190,6 +393,25 @@ export class TlvClient implements AsyncDisposable {
     } else waiter.resolve(message);
   }
 
+  /** Whether `message` belongs to a stream (live or abandoned). */
+  #deliverToStream(id: number, message: Message): boolean {
+    const terminal = message.type === "error" || TERMINAL.has(message.type);
+    const stream = this.#streams.get(id);
+    if (stream === undefined) {
+      if (!this.#abandoned.has(id)) return false;
+      if (terminal) this.#abandoned.delete(id);
+      return true;
+    }
+    if (message.type === "error") {
+      stream._end(new RemoteError(message.fields));
+    } else {
+      stream._push(message);
+      if (terminal) stream._end();
+    }
+    if (terminal) this.#streams.delete(id);
+    return true;
+  }
+
   #fail(error: Error): void {
     if (this.#failure) return;
     this.#failure = error;
@@ -197,6 +419,10 @@ export class TlvClient implements AsyncDisposable {
     this.#timer = undefined;
     for (const p of this.#pending.values()) p.reject(error);
     this.#pending.clear();
+    for (const s of this.#streams.values()) s._end(error);
+    this.#streams.clear();
+    this.#abandoned.clear();
+    this.#paused?.resolve();
     this.fc.close();
   }
 

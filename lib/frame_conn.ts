@@ -63,6 +63,7 @@ export class FrameConnection {
   #closed = false;
   #writeError: unknown;
   #drainWaiters: (() => void)[] = [];
+  #closedController = new AbortController();
 
   /** Wraps `conn`; the connection is owned and closed by this object. */
   constructor(conn: Deno.Conn, options: FrameConnectionOptions = {}) {
@@ -77,6 +78,11 @@ export class FrameConnection {
   /** Whether `close()` has been called or the peer went away. */
   get closed(): boolean {
     return this.#closed;
+  }
+
+  /** Aborted when the connection closes (by us, by the peer, by a failed write). */
+  get closedSignal(): AbortSignal {
+    return this.#closedController.signal;
   }
 
   /** Bytes queued and not yet written. */
@@ -220,6 +226,7 @@ export class FrameConnection {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#closedController.abort();
     this.#queue = [];
     this.#queued = 0;
     try {

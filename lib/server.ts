@@ -40,6 +40,8 @@ export interface Session {
   send<M extends MessageName>(type: M, fields: MessageFields<M>): void;
   /** Resolves when the peer has taken what was queued (backpressure). */
   drained(): Promise<void>;
+  /** Whether more is queued for the peer than it has taken (wait for `drained()`). */
+  readonly congested: boolean;
 }
 
 /** A TLV service: the logic of one system, testable without sockets. */
@@ -250,6 +252,7 @@ class Connection implements Session {
   #ctx: ServerContext;
   #handler: TlvService | undefined;
   #abort = new AbortController();
+  #signal: AbortSignal | undefined;
   #inFlight = 0;
   #settled: PromiseWithResolvers<void> | undefined;
   #idleTimer: ReturnType<typeof setTimeout> | undefined;
@@ -267,8 +270,16 @@ class Connection implements Session {
     this.peer = this.fc.peer;
   }
 
+  /** Aborted when the connection closes for any reason, or at shutdown. */
   get signal(): AbortSignal {
-    return this.#abort.signal;
+    return this.#signal ??= AbortSignal.any([
+      this.#abort.signal,
+      this.fc.closedSignal,
+    ]);
+  }
+
+  get congested(): boolean {
+    return this.fc.congested;
   }
 
   /** Handlers only ever see a session after its hello picked a service. */
@@ -303,6 +314,8 @@ class Connection implements Session {
       if (error instanceof TlvDecodeError) {
         this.#reject(new ProtocolError(error.code, error.message));
       } else if (isTransportError(error) || this.fc.closed) {
+        // The peer is gone: handlers still running see the signal abort now.
+        this.fc.close();
         log.debug("connection ended", {
           peer: this.peer,
           reason: String(error),
@@ -402,6 +415,10 @@ class Connection implements Session {
   }
 
   #idleCheck(): void {
+    // A connection busy sending (a long download, a live channel) is not idle.
+    if (this.#inFlight > 0 || this.fc.pendingBytes > 0) {
+      this.#lastInput = performance.now();
+    }
     const left = this.#lastInput + this.#ctx.idleTimeoutMs - performance.now();
     if (left > 0) {
       this.#idleTimer = setTimeout(() => this.#idleCheck(), left);

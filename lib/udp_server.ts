@@ -109,6 +109,7 @@ export class UdpServer implements AsyncDisposable {
         this.#send(encodeMessage(type, fields), addr, peer);
       },
       drained: () => Promise.resolve(),
+      congested: false,
     };
     let id: number | undefined;
     try {

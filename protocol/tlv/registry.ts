@@ -253,6 +253,7 @@ export const MESSAGES = {
       size: "required",
       digest: "required",
       offset: "optional",
+      source: "optional",
     },
   },
   bulk_data: {

@@ -1,0 +1,834 @@
+/**
+ * Bulk transfers (docs/PROTOCOL.md §6): the one implementation of
+ * `bulk_header`, `bulk_data`… and `bulk_end` that every system moving files,
+ * images or video uses.
+ *
+ * - Senders: {@linkcode sendBulk} from a file, {@linkcode sendBulkStream}
+ *   from a growing source (relay while downloading). Both pace themselves on
+ *   the session's write queue, so a slow receiver costs at most about
+ *   {@linkcode SEND_HIGH_WATER_MARK} bytes of our memory.
+ * - Receivers: {@linkcode receiveBulk} checks order, size and SHA-256 into
+ *   any sink; {@linkcode downloadToFile} writes a `.NAME.part` file, keeps it
+ *   for a resume when the transfer is cut short, and renames it into place
+ *   only once the digest matches.
+ * - Digests: {@linkcode fileDigest} hashes a file in bounded memory;
+ *   {@linkcode DigestCache} saves an origin from re-hashing unchanged files.
+ *
+ * @example
+ * ```ts
+ * // server side, in a TlvService's handle()
+ * const digest = await digests.digest(path);
+ * await sendBulk(session, { id, file: path, size, digest, offset });
+ *
+ * // client side
+ * const frames = client.stream("video_get", { name: "a.mp4", offset });
+ * await downloadToFile(frames, "a.mp4", { resumeFrom: offset });
+ * ```
+ *
+ * @module
+ */
+
+import { createHash, type Hash } from "node:crypto";
+import { basename, dirname, join } from "node:path";
+import { MAX_CHUNK_LENGTH } from "../protocol/tlv/frame.ts";
+import { ProtocolError, RemoteError } from "../protocol/tlv/protocol_error.ts";
+import type { Message, MessageFields } from "../protocol/tlv/registry.ts";
+import type { Session } from "./server.ts";
+
+/** Length of a SHA-256 digest in bytes. */
+export const DIGEST_LENGTH = 32;
+
+/**
+ * Bytes a sender queues on a session before it waits for them to be
+ * written: the most a slow receiver makes us hold (plus one chunk).
+ */
+export const SEND_HIGH_WATER_MARK = 1024 * 1024;
+
+const READ_BUFFER_SIZE = 256 * 1024;
+
+/** Why a received transfer was refused. */
+export type BulkErrorCode =
+  /** A frame other than `bulk_header` came first, or a second header came. */
+  | "bad_header"
+  /** A `bulk_data` frame started after the end of the previous one. */
+  | "gap"
+  /** A `bulk_data` frame started before the end of the previous one. */
+  | "overlap"
+  /** A chunk over the limit, or data past the announced size. */
+  | "too_large"
+  /** `bulk_end` came early or named another size than the header. */
+  | "size_mismatch"
+  /** The SHA-256 of the bytes is not the digest the header announced. */
+  | "digest_mismatch"
+  /** The frames ended before `bulk_end`. */
+  | "incomplete"
+  /** A frame that has no place in a bulk transfer. */
+  | "unexpected_message"
+  /** The bytes to resume after are not there (part file too short). */
+  | "bad_resume";
+
+/**
+ * A transfer whose frames break the rules of docs/PROTOCOL.md §6, or whose
+ * bytes are not the announced object.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await downloadToFile(frames, "a.mp4");
+ * } catch (error) {
+ *   if (error instanceof BulkError && error.code === "digest_mismatch") retry();
+ *   else throw error;
+ * }
+ * ```
+ */
+export class BulkError extends Error {
+  /** What was wrong. */
+  readonly code: BulkErrorCode;
+
+  /** Creates the error. */
+  constructor(code: BulkErrorCode, message: string) {
+    super(message);
+    this.name = "BulkError";
+    this.code = code;
+  }
+}
+
+/** What a `bulk_header` announces. */
+export interface BulkHeader {
+  /** The request id. */
+  readonly id: number;
+  /** Name of the object, when the sender gives one. */
+  readonly name?: string;
+  /** Total size of the object in bytes. */
+  readonly size: number;
+  /** SHA-256 of the whole object. */
+  readonly digest: Uint8Array;
+  /** Where this transfer starts. */
+  readonly offset: number;
+  /** Where the bytes come from ("cache" or "origin"), when said. */
+  readonly source?: string;
+}
+
+// ---------------------------------------------------------------- digests
+
+/**
+ * The SHA-256 of a file, read in 256 KiB pieces (bounded memory whatever
+ * its size).
+ *
+ * @param path The file.
+ * @returns The 32-byte digest.
+ *
+ * @example
+ * ```ts
+ * const digest = await fileDigest("testdata/video/clip.mp4");
+ * ```
+ */
+export async function fileDigest(path: string): Promise<Uint8Array> {
+  const hash = createHash("sha256");
+  using file = await Deno.open(path, { read: true });
+  await hashFrom(file, Infinity, hash);
+  return digestOf(hash);
+}
+
+/** Feeds up to `length` bytes of `file` (from its position) to `hash`. */
+async function hashFrom(
+  file: Deno.FsFile,
+  length: number,
+  hash: Hash,
+): Promise<number> {
+  const buffer = new Uint8Array(READ_BUFFER_SIZE);
+  let done = 0;
+  while (done < length) {
+    const n = await file.read(
+      buffer.subarray(0, Math.min(buffer.length, length - done)),
+    );
+    if (n === null) break;
+    hash.update(buffer.subarray(0, n));
+    done += n;
+  }
+  return done;
+}
+
+function digestOf(hash: Hash): Uint8Array {
+  return new Uint8Array(hash.digest());
+}
+
+/** Whether two digests are equal. */
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** Options for {@linkcode DigestCache}. */
+export interface DigestCacheOptions {
+  /** Most files remembered; the least recently used is forgotten. Default 1024. */
+  maxEntries?: number;
+}
+
+/**
+ * Remembers file digests, keyed by path and checked against the file's
+ * size, mtime, ctime and inode, so an origin hashes a file once, not per
+ * request. Concurrent requests for one file share one hashing pass.
+ *
+ * @example
+ * ```ts
+ * const digests = new DigestCache();
+ * const { file, path, info } = await root.openFile("/clip.mp4");
+ * const digest = await digests.digest(path, info);
+ * ```
+ */
+export class DigestCache {
+  #entries = new Map<string, { stamp: string; digest: Promise<Uint8Array> }>();
+  #maxEntries: number;
+
+  /** Creates an empty cache. */
+  constructor(options: DigestCacheOptions = {}) {
+    this.#maxEntries = options.maxEntries ?? 1024;
+  }
+
+  /** Files remembered now. */
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  /**
+   * The SHA-256 of the file at `path`, hashed only when the file changed
+   * since it was last hashed.
+   *
+   * @param path The file.
+   * @param info Its stat, when the caller already has one (saves a stat).
+   * @returns The 32-byte digest.
+   */
+  async digest(path: string, info?: Deno.FileInfo): Promise<Uint8Array> {
+    const stamp = stampOf(info ?? await Deno.stat(path));
+    const hit = this.#entries.get(path);
+    this.#entries.delete(path);
+    if (hit !== undefined && hit.stamp === stamp) {
+      this.#entries.set(path, hit);
+      return hit.digest;
+    }
+    const entry = { stamp, digest: fileDigest(path) };
+    this.#entries.set(path, entry);
+    for (const oldest of this.#entries.keys()) {
+      if (this.#entries.size <= this.#maxEntries) break;
+      this.#entries.delete(oldest);
+    }
+    const forget = () => {
+      if (this.#entries.get(path) === entry) this.#entries.delete(path);
+    };
+    try {
+      const digest = await entry.digest;
+      // Changed while being hashed: the digest may mix two versions.
+      if (stampOf(await Deno.stat(path)) !== stamp) forget();
+      return digest;
+    } catch (error) {
+      forget();
+      throw error;
+    }
+  }
+
+  /** Forgets every file. */
+  clear(): void {
+    this.#entries.clear();
+  }
+}
+
+function stampOf(info: Deno.FileInfo): string {
+  return `${info.size}:${info.mtime?.getTime()}:${info.ctime?.getTime()}:${info.ino}`;
+}
+
+// ---------------------------------------------------------------- senders
+
+/** What both senders need. */
+export interface BulkSendOptions {
+  /** The request id the transfer answers. */
+  id: number;
+  /** Name of the object, sent in the header. */
+  name?: string;
+  /** Total size of the object in bytes. */
+  size: number;
+  /** SHA-256 of the whole object (32 bytes). */
+  digest: Uint8Array;
+  /** Where to start; beyond `size` is `bad_offset`. Default 0. */
+  offset?: number;
+  /** Where the bytes come from ("cache" or "origin"). */
+  source?: string;
+  /** Stops the transfer early; the session's own signal always does. */
+  signal?: AbortSignal;
+  /** Data bytes per `bulk_data` frame, at most (and by default) 64 KiB. */
+  chunkSize?: number;
+}
+
+/** Options for {@linkcode sendBulk}. */
+export interface SendBulkOptions extends BulkSendOptions {
+  /**
+   * The object: a path (opened and closed here) or an open file (the
+   * caller closes it; it is read from `offset`, whatever its position).
+   */
+  file: Deno.FsFile | string;
+}
+
+/** Options for {@linkcode sendBulkStream}. */
+export interface SendBulkStreamOptions extends BulkSendOptions {
+  /** The object's bytes from `offset` on, in pieces of any size. */
+  chunks: AsyncIterable<Uint8Array>;
+}
+
+/**
+ * Sends a file as a bulk transfer answering request `id`: `bulk_header`,
+ * `bulk_data` frames from `offset` on, `bulk_end`. Waits for the session's
+ * queue to drain every {@linkcode SEND_HIGH_WATER_MARK} bytes, so a slow
+ * receiver holds up this transfer instead of our memory.
+ *
+ * @param session The connection to send on.
+ * @param options The object and where to start.
+ * @returns The data bytes sent; fewer than `size - offset` when the
+ * connection closed or `signal` aborted first (nothing more is sent then).
+ * @throws {ProtocolError} `bad_offset` when `offset` is beyond `size`.
+ * @throws {Error} when the file is shorter than `size` (it changed).
+ *
+ * @example
+ * ```ts
+ * const { file, info, path } = await root.openFile(`/${name}`);
+ * using _ = file;
+ * const digest = await digests.digest(path, info);
+ * await sendBulk(session, { id, name, file, size: info.size, digest, offset });
+ * ```
+ */
+export async function sendBulk(
+  session: Session,
+  options: SendBulkOptions,
+): Promise<number> {
+  const start = checkSend(options);
+  const chunkSize = checkChunkSize(options.chunkSize);
+  const signal = options.signal
+    ? AbortSignal.any([session.signal, options.signal])
+    : session.signal;
+  if (signal.aborted) return 0;
+  const owned = typeof options.file === "string";
+  const file = typeof options.file === "string"
+    ? await Deno.open(options.file, { read: true })
+    : options.file;
+  try {
+    await file.seek(start, Deno.SeekMode.Start);
+    const pacer = new Pacer(session);
+    sendHeader(session, options, start);
+    let at = start;
+    while (at < options.size) {
+      const want = Math.min(chunkSize, options.size - at);
+      // A fresh buffer per chunk: a session may keep the fields it is given.
+      const buffer = new Uint8Array(want);
+      const n = await readFull(file, buffer);
+      if (signal.aborted) return at - start;
+      if (n < want) {
+        throw new Error(
+          `Cannot send ${describe(options)}: the file ended at byte ${
+            at + n
+          } of ${options.size} (it changed while being sent)`,
+        );
+      }
+      session.send("bulk_data", {
+        id: options.id,
+        offset: at,
+        data: buffer,
+      });
+      at += n;
+      await pacer.queued(n);
+      if (signal.aborted) return at - start;
+    }
+    session.send("bulk_end", { id: options.id, size: options.size });
+    return at - start;
+  } finally {
+    if (owned) file.close();
+  }
+}
+
+/**
+ * Sends a bulk transfer whose bytes arrive while it is being sent (a cache
+ * relaying an object it is still downloading). `chunks` yields the object's
+ * bytes from `offset` on; the announced `digest` is passed on unchecked, the
+ * receiver checks it. Paced like {@linkcode sendBulk}.
+ *
+ * @param session The connection to send on.
+ * @param options The object, its bytes and where they start.
+ * @returns The data bytes sent; fewer when the connection closed or
+ * `signal` aborted first.
+ * @throws {ProtocolError} `bad_offset` when `offset` is beyond `size`;
+ * `upstream_failed` when `chunks` throws, ends early or yields too much.
+ *
+ * @example
+ * ```ts
+ * await sendBulkStream(session, {
+ *   id, name, size, digest, offset, source: "origin",
+ *   chunks: download.bytesFrom(offset),
+ * });
+ * ```
+ */
+export async function sendBulkStream(
+  session: Session,
+  options: SendBulkStreamOptions,
+): Promise<number> {
+  const start = checkSend(options);
+  const chunkSize = checkChunkSize(options.chunkSize);
+  const signal = options.signal
+    ? AbortSignal.any([session.signal, options.signal])
+    : session.signal;
+  if (signal.aborted) return 0;
+  const pacer = new Pacer(session);
+  sendHeader(session, options, start);
+  let at = start;
+  try {
+    for await (const chunk of options.chunks) {
+      if (chunk.length > options.size - at) {
+        throw new ProtocolError(
+          "upstream_failed",
+          `Cannot relay ${
+            describe(options)
+          }: the source gave more than the announced ${options.size} bytes`,
+        );
+      }
+      for (let i = 0; i < chunk.length; i += chunkSize) {
+        const data = chunk.subarray(i, i + chunkSize);
+        session.send("bulk_data", { id: options.id, offset: at, data });
+        at += data.length;
+        await pacer.queued(data.length);
+        if (signal.aborted) return at - start;
+      }
+    }
+  } catch (error) {
+    if (error instanceof ProtocolError) throw error;
+    throw new ProtocolError(
+      "upstream_failed",
+      `Cannot relay ${
+        describe(options)
+      }: the source failed at byte ${at} of ${options.size}: ${
+        (error as Error).message
+      }`,
+    );
+  }
+  if (at !== options.size) {
+    throw new ProtocolError(
+      "upstream_failed",
+      `Cannot relay ${
+        describe(options)
+      }: the source ended at byte ${at} of ${options.size}`,
+    );
+  }
+  session.send("bulk_end", { id: options.id, size: options.size });
+  return at - start;
+}
+
+/** Waits for the session's queue to drain every high-water mark of bytes. */
+class Pacer {
+  #session: Session;
+  #since = 0;
+
+  constructor(session: Session) {
+    this.#session = session;
+  }
+
+  async queued(bytes: number): Promise<void> {
+    this.#since += bytes;
+    if (this.#since < SEND_HIGH_WATER_MARK) return;
+    this.#since = 0;
+    await this.#session.drained();
+  }
+}
+
+/** Validates a send's options; returns the start offset. */
+function checkSend(options: BulkSendOptions): number {
+  const start = options.offset ?? 0;
+  if (!Number.isSafeInteger(options.size) || options.size < 0) {
+    throw new RangeError(
+      `Cannot send ${
+        describe(options)
+      }: size ${options.size} is not a byte count`,
+    );
+  }
+  if (options.digest.length !== DIGEST_LENGTH) {
+    throw new RangeError(
+      `Cannot send ${
+        describe(options)
+      }: the digest has ${options.digest.length} bytes, not ${DIGEST_LENGTH}`,
+    );
+  }
+  if (!Number.isSafeInteger(start) || start < 0 || start > options.size) {
+    throw new ProtocolError(
+      "bad_offset",
+      `offset ${start} is beyond the end of ${
+        describe(options)
+      } (${options.size} bytes)`,
+    );
+  }
+  return start;
+}
+
+function checkChunkSize(chunkSize = MAX_CHUNK_LENGTH): number {
+  if (
+    !Number.isSafeInteger(chunkSize) || chunkSize < 1 ||
+    chunkSize > MAX_CHUNK_LENGTH
+  ) {
+    throw new RangeError(
+      `Cannot send a bulk transfer: chunkSize ${chunkSize} is not between 1 and ${MAX_CHUNK_LENGTH}`,
+    );
+  }
+  return chunkSize;
+}
+
+function sendHeader(
+  session: Session,
+  options: BulkSendOptions,
+  offset: number,
+): void {
+  // `source` goes out once the registry lists it for bulk_header; the
+  // encoder writes only the fields a message's spec names.
+  const header: MessageFields<"bulk_header"> & { source?: string } = {
+    id: options.id,
+    ...(options.name !== undefined ? { name: options.name } : {}),
+    size: options.size,
+    digest: options.digest,
+    offset,
+    ...(options.source !== undefined ? { source: options.source } : {}),
+  };
+  session.send("bulk_header", header);
+}
+
+function describe(options: { id: number; name?: string }): string {
+  return options.name !== undefined
+    ? JSON.stringify(options.name)
+    : `transfer ${options.id}`;
+}
+
+/** Reads until `buffer` is full or the file ends; returns the bytes read. */
+async function readFull(
+  file: Deno.FsFile,
+  buffer: Uint8Array,
+): Promise<number> {
+  let at = 0;
+  while (at < buffer.length) {
+    const n = await file.read(buffer.subarray(at));
+    if (n === null) break;
+    at += n;
+  }
+  return at;
+}
+
+// ---------------------------------------------------------------- receivers
+
+/** Where {@linkcode receiveBulk} puts the bytes. */
+export interface BulkSink {
+  /** Takes `chunk`, the object's bytes from `offset`; chunks come in order. */
+  write(chunk: Uint8Array, offset: number): Promise<void>;
+}
+
+/** Options for {@linkcode receiveBulk}. */
+export interface ReceiveBulkOptions {
+  /**
+   * The bytes of the object already held, `length` bytes at the start of
+   * the file at `path`: they are hashed first, so the digest covers the
+   * whole object, and the transfer must start at `length` (else at 0).
+   */
+  resumeFrom?: { path: string; length: number };
+  /** Called with the header, before any data. */
+  onHeader?(header: BulkHeader): void;
+  /** Called after each chunk: bytes of the object held, of `size`. */
+  onProgress?(received: number, size: number): void;
+}
+
+/** What a verified transfer delivered. */
+export interface BulkResult {
+  /** Name from the header, when given. */
+  name?: string;
+  /** Total size of the object. */
+  size: number;
+  /** Its SHA-256, checked. */
+  digest: Uint8Array;
+  /** Where the bytes came from, when the sender said. */
+  source?: string;
+  /** Where this transfer started. */
+  offset: number;
+  /** Data bytes this transfer carried (`size - offset`). */
+  bytes: number;
+}
+
+/**
+ * Receives one bulk transfer from `frames` (e.g. `client.stream(...)`) into
+ * `sink`, checking that the header comes first, that the data is contiguous
+ * from the header's offset, that `bulk_end` comes at the announced size and
+ * that the SHA-256 of the whole object matches the header's digest.
+ *
+ * @param frames The frames answering the request, in order.
+ * @param sink Takes the data.
+ * @param options Resume and progress.
+ * @returns The verified object's size and digest.
+ * @throws {BulkError} when the frames break the rules or the digest differs.
+ * @throws {RemoteError} when the sender answers with an `error` frame.
+ *
+ * @example
+ * ```ts
+ * const parts: Uint8Array[] = [];
+ * const result = await receiveBulk(
+ *   client.stream("video_get", { name: "clip.mp4" }),
+ *   { write: async (chunk) => void parts.push(chunk) },
+ * );
+ * ```
+ */
+export async function receiveBulk(
+  frames: AsyncIterable<Message>,
+  sink: BulkSink,
+  options: ReceiveBulkOptions = {},
+): Promise<BulkResult> {
+  const hash = createHash("sha256");
+  const resume = options.resumeFrom;
+  if (resume !== undefined && resume.length > 0) {
+    using file = await Deno.open(resume.path, { read: true });
+    const held = await hashFrom(file, resume.length, hash);
+    if (held < resume.length) {
+      throw new BulkError(
+        "bad_resume",
+        `Cannot resume after byte ${resume.length}: ${resume.path} holds only ${held} bytes`,
+      );
+    }
+  }
+  // The digest covers the whole object, so only a hashed prefix may be skipped.
+  const expectOffset = resume?.length ?? 0;
+  let header: BulkHeader | undefined;
+  let at = expectOffset;
+  for await (const message of frames) {
+    if (message.type === "error") throw new RemoteError(message.fields);
+    if (message.type === "bulk_header") {
+      if (header !== undefined) {
+        throw new BulkError(
+          "bad_header",
+          `Cannot receive transfer ${header.id}: a second bulk_header arrived after byte ${at}`,
+        );
+      }
+      header = checkHeader(message.fields, expectOffset);
+      options.onHeader?.(header);
+      continue;
+    }
+    if (header === undefined) {
+      throw new BulkError(
+        "bad_header",
+        `Cannot receive a transfer: ${message.type} arrived before bulk_header`,
+      );
+    }
+    if (message.type === "bulk_data") {
+      const { offset, data } = message.fields;
+      if (offset !== at) {
+        throw new BulkError(
+          offset > at ? "gap" : "overlap",
+          `Cannot accept bulk_data at offset ${offset}: the transfer has reached ${at}, so ${
+            offset > at
+              ? `${offset - at} bytes are missing`
+              : `${at - offset} bytes would arrive twice`
+          }`,
+        );
+      }
+      if (data.length > MAX_CHUNK_LENGTH) {
+        throw new BulkError(
+          "too_large",
+          `Cannot accept bulk_data at offset ${offset}: ${data.length} bytes is over the limit of ${MAX_CHUNK_LENGTH}`,
+        );
+      }
+      if (data.length > header.size - at) {
+        throw new BulkError(
+          "too_large",
+          `Cannot accept bulk_data at offset ${offset}: ${data.length} bytes run past the announced size ${header.size}`,
+        );
+      }
+      hash.update(data);
+      await sink.write(data, offset);
+      at += data.length;
+      options.onProgress?.(at, header.size);
+      continue;
+    }
+    if (message.type === "bulk_end") {
+      if (message.fields.size !== header.size || at !== header.size) {
+        throw new BulkError(
+          "size_mismatch",
+          `Cannot finish transfer ${header.id}: bulk_end says ${message.fields.size} bytes, the header announced ${header.size} and ${at} arrived`,
+        );
+      }
+      if (!sameBytes(digestOf(hash), header.digest)) {
+        throw new BulkError(
+          "digest_mismatch",
+          "digest mismatch: the bytes received are not the object the server announced",
+        );
+      }
+      return {
+        ...(header.name !== undefined ? { name: header.name } : {}),
+        size: header.size,
+        digest: header.digest,
+        ...(header.source !== undefined ? { source: header.source } : {}),
+        offset: header.offset,
+        bytes: at - header.offset,
+      };
+    }
+    throw new BulkError(
+      "unexpected_message",
+      `Cannot receive transfer ${header.id}: ${message.type} has no place in a bulk transfer`,
+    );
+  }
+  throw new BulkError(
+    "incomplete",
+    header === undefined
+      ? "Cannot receive a transfer: the frames ended before bulk_header"
+      : `Cannot receive transfer ${header.id}: the frames ended after byte ${at} of ${header.size}, before bulk_end`,
+  );
+}
+
+function checkHeader(
+  fields: MessageFields<"bulk_header">,
+  expectOffset: number,
+): BulkHeader {
+  const offset = fields.offset ?? 0;
+  const source = (fields as { source?: string }).source;
+  if (fields.digest.length !== DIGEST_LENGTH) {
+    throw new BulkError(
+      "bad_header",
+      `Cannot receive transfer ${fields.id}: the digest has ${fields.digest.length} bytes, not ${DIGEST_LENGTH}`,
+    );
+  }
+  if (offset !== expectOffset || offset > fields.size) {
+    throw new BulkError(
+      "bad_header",
+      `Cannot receive transfer ${fields.id}: it starts at offset ${offset} of ${fields.size}, but offset ${expectOffset} was asked for`,
+    );
+  }
+  return {
+    id: fields.id,
+    ...(fields.name !== undefined ? { name: fields.name } : {}),
+    size: fields.size,
+    digest: fields.digest,
+    offset,
+    ...(source !== undefined ? { source } : {}),
+  };
+}
+
+/**
+ * The hidden file beside `path` that holds a download in progress:
+ * `dir/.NAME.part`.
+ *
+ * @example
+ * ```ts
+ * partPath("videos/clip.mp4"); // "videos/.clip.mp4.part"
+ * ```
+ */
+export function partPath(path: string): string {
+  return join(dirname(path), `.${basename(path)}.part`);
+}
+
+/**
+ * How many bytes of an interrupted download of `path` are held (the
+ * `offset` to ask for), 0 when there is none.
+ *
+ * @example
+ * ```ts
+ * const offset = await partLength("clip.mp4");
+ * await downloadToFile(client.stream("video_get", { name, offset }), "clip.mp4", { resumeFrom: offset });
+ * ```
+ */
+export async function partLength(path: string): Promise<number> {
+  try {
+    const info = await Deno.stat(partPath(path));
+    return info.isFile ? info.size : 0;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return 0;
+    throw error;
+  }
+}
+
+/** Options for {@linkcode downloadToFile}. */
+export interface DownloadOptions
+  extends Omit<ReceiveBulkOptions, "resumeFrom"> {
+  /**
+   * Keep this many bytes of the `.NAME.part` file and append after them;
+   * the request must have asked for this offset. Default 0: start afresh.
+   */
+  resumeFrom?: number;
+}
+
+/**
+ * Receives a bulk transfer into `path`: the bytes go to `.NAME.part` beside
+ * it, which is synced and renamed into place once the digest matches, so
+ * `path` is never a partial or wrong object.
+ *
+ * When the transfer is cut short (the connection broke, the sender failed)
+ * the part file is kept; ask again with `offset` = {@linkcode partLength}
+ * and pass the same number as `resumeFrom`. When the sender breaks the
+ * rules or the digest does not match, the part file is deleted: those bytes
+ * cannot be trusted to resume after. A `bad_offset` answer deletes it too
+ * (the object is now shorter than what is held).
+ *
+ * @param frames The frames answering the request.
+ * @param path Where the verified object goes.
+ * @param options Resume and progress.
+ * @returns The verified object's size and digest.
+ * @throws {BulkError} the frames break the rules, or "digest mismatch".
+ * @throws {RemoteError} the sender answered with an error.
+ *
+ * @example
+ * ```ts
+ * const offset = await partLength("clip.mp4");
+ * const frames = client.stream("video_get", { name: "clip.mp4", offset });
+ * await downloadToFile(frames, "clip.mp4", { resumeFrom: offset });
+ * ```
+ */
+export async function downloadToFile(
+  frames: AsyncIterable<Message>,
+  path: string,
+  options: DownloadOptions = {},
+): Promise<BulkResult> {
+  const { resumeFrom = 0, ...rest } = options;
+  const part = partPath(path);
+  let file: Deno.FsFile | undefined;
+  try {
+    file = await Deno.open(part, {
+      write: true,
+      create: true,
+      truncate: resumeFrom === 0,
+    });
+    if (resumeFrom > 0) {
+      const held = (await file.stat()).size;
+      if (held < resumeFrom) {
+        throw new BulkError(
+          "bad_resume",
+          `Cannot resume after byte ${resumeFrom}: ${part} holds only ${held} bytes`,
+        );
+      }
+      // Bytes past the resume point (a write cut in half) are dropped.
+      await file.truncate(resumeFrom);
+      await file.seek(resumeFrom, Deno.SeekMode.Start);
+    }
+    const out = file;
+    const result = await receiveBulk(frames, {
+      write: (chunk) => writeAll(out, chunk),
+    }, {
+      ...rest,
+      ...(resumeFrom > 0
+        ? { resumeFrom: { path: part, length: resumeFrom } }
+        : {}),
+    });
+    await file.sync();
+    file.close();
+    file = undefined;
+    await Deno.rename(part, path);
+    return result;
+  } catch (error) {
+    file?.close();
+    if (
+      error instanceof BulkError ||
+      (error instanceof RemoteError && error.codeName === "bad_offset")
+    ) {
+      await Deno.remove(part).catch(() => {});
+    }
+    throw error;
+  }
+}
+
+async function writeAll(file: Deno.FsFile, bytes: Uint8Array): Promise<void> {
+  let at = 0;
+  while (at < bytes.length) at += await file.write(bytes.subarray(at));
+}
