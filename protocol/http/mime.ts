@@ -35,6 +35,8 @@ const TYPES: ReadonlyMap<string, string> = new Map([
   ["mov", "video/quicktime"],
   // In a file server, .ts is an MPEG transport stream (HLS segment).
   ["ts", "video/mp2t"],
+  ["m2t", "video/mp2t"],
+  ["m2ts", "video/mp2t"],
   ["m4s", "video/iso.segment"],
   ["m3u8", "application/vnd.apple.mpegurl"],
   ["mpd", "application/dash+xml"],
