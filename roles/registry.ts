@@ -13,6 +13,8 @@ import { echoClientRole } from "./echo/client.ts";
 import { echoServerRole } from "./echo/server.ts";
 import type { Role } from "./role.ts";
 import { webServerRole } from "./web/server.ts";
+import { videoClientRole } from "./video/client.ts";
+import { globalServerRole, localServerRole } from "./video/servers.ts";
 
 /** All roles, in the order `--help` lists them. */
 export const ROLES: readonly Role[] = [
@@ -25,6 +27,9 @@ export const ROLES: readonly Role[] = [
   dnsGlobalRole,
   dnsLocalRole,
   dnsClientRole,
+  globalServerRole,
+  localServerRole,
+  videoClientRole,
 ];
 
 /** The role called `name`, or `undefined`. */

@@ -101,7 +101,15 @@ export class LocalResolver {
         authoritative: false,
       };
     } else {
-      found = await this.#find(question.name, question.type, query.flags.rd, 0);
+      // Table and cache answers come back as they are, not in a promise:
+      // most queries wait on nothing, and promises cost per query.
+      const pending = this.#find(
+        question.name,
+        question.type,
+        query.flags.rd,
+        0,
+      );
+      found = pending instanceof Promise ? await pending : pending;
     }
     const base = replyTo(query, {
       ra: true,
@@ -123,12 +131,12 @@ export class LocalResolver {
     return { reply, source: found.source, path };
   }
 
-  async #find(
+  #find(
     name: string,
     type: number,
     recursion: boolean,
     depth: number,
-  ): Promise<Found> {
+  ): Found | Promise<Found> {
     const local = lookup(this.#options.zones(), name, type);
     switch (local.kind) {
       case "answer":
@@ -170,13 +178,14 @@ export class LocalResolver {
       case "cname_out": {
         if (depth > 0) break;
         // The chain leaves our table: finish it from the cache or upstream.
-        const rest = await this.#remote(local.target, type, recursion);
-        return {
+        const join = (rest: Found): Found => ({
           ...rest,
           answers: [...local.answers, ...rest.answers],
           path: [`local table CNAME → ${local.target}`, ...rest.path],
           authoritative: false,
-        };
+        });
+        const rest = this.#remote(local.target, type, recursion);
+        return rest instanceof Promise ? rest.then(join) : join(rest);
       }
       case "refused":
         break;
@@ -184,11 +193,11 @@ export class LocalResolver {
     return this.#remote(name, type, recursion);
   }
 
-  async #remote(
+  #remote(
     name: string,
     type: number,
     recursion: boolean,
-  ): Promise<Found> {
+  ): Found | Promise<Found> {
     const cache = this.#options.cache;
     const hit = cache?.get(name, type);
     if (hit !== undefined) {
@@ -225,6 +234,12 @@ export class LocalResolver {
         authoritative: false,
       };
     }
+    return this.#upstream(name, type);
+  }
+
+  /** Asks the global server, and caches what it says. */
+  async #upstream(name: string, type: number): Promise<Found> {
+    const cache = this.#options.cache;
     const { hostname, port } = this.#options.upstream;
     const where = `${hostname}:${port}`;
     const start = performance.now();
