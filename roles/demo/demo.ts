@@ -18,6 +18,15 @@ import { calculateAll, formatOutcome } from "../calc/client.ts";
 import { calcService } from "../calc/service.ts";
 import { echoService } from "../echo/service.ts";
 import type { Role, RoleContext } from "../role.ts";
+import { VideoCache } from "../video/cache.ts";
+import { downloadVideo, formatSummary } from "../video/client.ts";
+import { Edge } from "../video/edge.ts";
+import { originService } from "../video/origin.ts";
+import {
+  DEFAULT_LIVE_SOURCE,
+  DEFAULT_VIDEOS,
+  originChannel,
+} from "../video/servers.ts";
 import { DnsCache } from "../dns/cache.ts";
 import { formatNameResult, resolveName } from "../dns/client.ts";
 import { EXPLAIN_OPTION } from "../dns/resolver.ts";
@@ -224,6 +233,97 @@ async function dns(ctx: RoleContext): Promise<PartReport> {
   };
 }
 
+/** Where the demo's video part keeps its cache and downloads (gitignored). */
+export const DEMO_VIDEO_DIR = ".cache/demo";
+
+async function video(ctx: RoleContext): Promise<PartReport> {
+  const quiet = ctx.log.level === "debug"
+    ? ctx.log
+    : new Logger({ level: "warn", name: "video" });
+  const cacheDir = `${DEMO_VIDEO_DIR}/cache`;
+  const downloads = `${DEMO_VIDEO_DIR}/downloads`;
+  await Deno.remove(DEMO_VIDEO_DIR, { recursive: true }).catch(() => {});
+  await Deno.mkdir(cacheDir, { recursive: true });
+  await Deno.mkdir(downloads, { recursive: true });
+  const channel = originChannel("live", DEFAULT_LIVE_SOURCE, quiet);
+  const origin = originService({
+    videos: await ConfinedRoot.open(DEFAULT_VIDEOS),
+    channels: new Map([["live", channel]]),
+  });
+  try {
+    await using global = new TlvServer({
+      services: [origin.service],
+      log: quiet,
+    });
+    const connectOrigin = () =>
+      connectTlv({ port: global.addr.port, service: "video" });
+    const cache = await VideoCache.open({
+      dir: await ConfinedRoot.open(cacheDir),
+      maxBytes: 64 * 1024 * 1024,
+      origin: connectOrigin,
+      log: quiet,
+    });
+    await cache.preload(`${DEFAULT_VIDEOS}/video_2023.mp4`);
+    await using edge = new Edge({ cache, origin: connectOrigin, log: quiet });
+    await using local = new TlvServer({ services: [edge.service], log: quiet });
+    await using client = await connectTlv({
+      port: local.addr.port,
+      service: "video",
+    });
+    const lines: string[] = [];
+    const sources: string[] = [];
+    for (const name of ["video_2023", "video_2022", "video_2022"]) {
+      const summary = await downloadVideo(
+        client,
+        name,
+        `${downloads}/${name}.mp4`,
+      );
+      const original = await Deno.readFile(`${DEFAULT_VIDEOS}/${name}.mp4`);
+      const same = (await Deno.readFile(summary.path)).every((b, i) =>
+        b === original[i]
+      ) &&
+        summary.size === original.length;
+      sources.push(summary.source);
+      lines.push(
+        `${formatSummary(summary)}${same ? "" : "  (CONTENT DIFFERS)"}`,
+      );
+    }
+    // Scenario 3: a couple of seconds of the live channel through the relay.
+    let live = 0;
+    let firstByte = -1;
+    const stream = client.stream("live_subscribe", { name: "live" }, {
+      highWaterMark: 64,
+    });
+    const until = performance.now() + 2000;
+    for await (const frame of stream) {
+      if (frame.type === "live_data") {
+        if (firstByte < 0) firstByte = frame.fields.data[0] ?? -1;
+        live += frame.fields.data.length;
+      }
+      if (performance.now() >= until) break;
+    }
+    lines.push(
+      `live: ${live} bytes of MPEG-TS in 2 s through the relay, first byte 0x${
+        firstByte.toString(16)
+      }`,
+    );
+    lines.push(
+      `origin answered ${origin.stats.requests} video request(s) and ${origin.stats.liveSubscriptions} live subscription(s)`,
+    );
+    return {
+      part: `video (HW4)     local tcp://${
+        formatAddr(local.addr)
+      }, global tcp://${formatAddr(global.addr)}`,
+      ok: sources.join(",") === "cache,origin,cache" &&
+        origin.stats.requests === 1 && live > 0 && firstByte === 0x47 &&
+        !lines.some((l) => l.includes("DIFFERS")),
+      lines,
+    };
+  } finally {
+    await channel.close();
+  }
+}
+
 /** The demo role. */
 export const demoRole: Role = {
   name: "demo",
@@ -238,7 +338,7 @@ export const demoRole: Role = {
       "socklab demo: every system on loopback, driven by its own client\n",
     );
     let failed = 0;
-    for (const part of [echoTcp, echoUdp, calc, web, dns]) {
+    for (const part of [echoTcp, echoUdp, calc, web, dns, video]) {
       let report: PartReport;
       try {
         report = await part(ctx);
