@@ -760,7 +760,8 @@ export interface DownloadOptions
  * and pass the same number as `resumeFrom`. When the sender breaks the
  * rules or the digest does not match, the part file is deleted: those bytes
  * cannot be trusted to resume after. A `bad_offset` answer deletes it too
- * (the object is now shorter than what is held).
+ * (the object is now shorter than what is held), and so does any failure
+ * while it is still empty (a `not_found` leaves no `.NAME.part` behind).
  *
  * @param frames The frames answering the request.
  * @param path Where the verified object goes.
@@ -784,12 +785,15 @@ export async function downloadToFile(
   const { resumeFrom = 0, ...rest } = options;
   const part = partPath(path);
   let file: Deno.FsFile | undefined;
+  let opened = false;
+  let partBytes = resumeFrom;
   try {
     file = await Deno.open(part, {
       write: true,
       create: true,
       truncate: resumeFrom === 0,
     });
+    opened = true;
     if (resumeFrom > 0) {
       const held = (await file.stat()).size;
       if (held < resumeFrom) {
@@ -804,7 +808,10 @@ export async function downloadToFile(
     }
     const out = file;
     const result = await receiveBulk(frames, {
-      write: (chunk) => writeAll(out, chunk),
+      write: async (chunk) => {
+        await writeAll(out, chunk);
+        partBytes += chunk.length;
+      },
     }, {
       ...rest,
       ...(resumeFrom > 0
@@ -820,7 +827,9 @@ export async function downloadToFile(
     file?.close();
     if (
       error instanceof BulkError ||
-      (error instanceof RemoteError && error.codeName === "bad_offset")
+      (error instanceof RemoteError && error.codeName === "bad_offset") ||
+      // Nothing to resume after (e.g. not_found): no empty part is left behind.
+      (opened && partBytes === 0)
     ) {
       await Deno.remove(part).catch(() => {});
     }

@@ -11,7 +11,7 @@
  * @module
  */
 
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import {
   DigestCache,
   downloadToFile,
@@ -124,8 +124,20 @@ class Fetch {
    * ending only once the whole object has been verified.
    */
   async *read(offset: number): AsyncGenerator<Uint8Array> {
-    const { size } = await this.headerReady();
-    const file = await Deno.open(partPath(this.staging), { read: true });
+    const { size, fileName } = await this.headerReady();
+    let file: Deno.FsFile;
+    try {
+      file = await Deno.open(partPath(this.staging), { read: true });
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+      // A late joiner: the part file was already verified and renamed into
+      // place, so the bytes are in the entry (or the fetch failed).
+      await this.finished;
+      if (this.error) throw this.error;
+      file = await Deno.open(join(dirname(this.staging), fileName), {
+        read: true,
+      });
+    }
     try {
       const buffer = new Uint8Array(256 * 1024);
       let at = offset;
