@@ -122,7 +122,10 @@ export async function sendLive(
           data: bytes.subarray(at, at + 64 * 1024),
         });
       }
-      if (session.congested) await session.drained();
+      // Every batch, not only past the session's 1 MiB congestion mark: a
+      // peer's backlog must build up in the viewer queue, whose bound
+      // (`maxViewerQueue`) is the one that drops it.
+      await session.drained();
     }
     if (!session.signal.aborted) {
       session.send("live_end", {

@@ -169,12 +169,14 @@ export class LiveChannel {
       this.#stats.peakViewers,
       this.#viewers.size,
     );
+    // Opening first resets the GOP cache: a GOP left from a previous run of
+    // the source is stale, so the viewer waits for the new run's keyframe.
+    if (!this.#abort) this.#start();
     const snapshot = this.#gop.snapshot();
     if (snapshot.length > 0) {
       viewer.synced = true;
       viewer._offer(snapshot, Infinity);
     }
-    if (!this.#abort) this.#start();
     return viewer;
   }
 
