@@ -1,7 +1,7 @@
 /**
- * A closed-loop load generator for TLV and HTTP/1.1 servers: N connections,
- * each keeping K requests in flight, replies counted straight off the
- * socket.
+ * A closed-loop load generator for TLV and HTTP/1.1 servers over TCP and for
+ * DNS servers over UDP: N connections (or UDP sockets), each keeping K
+ * requests in flight, replies counted straight off the socket.
  *
  * The generator is built not to be the bottleneck: requests are encoded once
  * (a ring of {@linkcode RING} requests, stored twice in a row so any run of
@@ -13,6 +13,15 @@
  * body (the first on each connection included) is compared byte for byte
  * with the expected one. Either way, a server answering errors or garbage
  * fails the run instead of producing a number.
+ *
+ * Over UDP ({@linkcode DnsLoadJob}) every socket has its own block of
+ * query ids, each query pre-encoded with its id; a reply counts only when
+ * its id matches a query still outstanding on that socket, and its QR bit,
+ * opcode, rcode, question and answer counts are checked on every reply
+ * (every {@linkcode VERIFY_EVERY}th one, and the first, is decoded in full
+ * and its question and records compared). A datagram can be lost: a query
+ * unanswered after {@linkcode DNS_LOST_AFTER_MS} is counted lost and
+ * replaced, so the load stays at K in flight and the drain ends.
  *
  * This module is also a Worker entry point ({@linkcode LoadWorker}): the
  * bench runs the generator on its own thread so servers and generator each
@@ -32,6 +41,13 @@ import {
   PROTOCOL_VERSION,
   type ServiceName,
 } from "../protocol/tlv/registry.ts";
+import { CLASS_IN, rcodeName, typeName } from "../protocol/dns/constants.ts";
+import {
+  canonicalName,
+  decodeMessage as decodeDns,
+  encodeMessage as encodeDns,
+  type ResourceRecord,
+} from "../protocol/dns/message.ts";
 
 /** Requests in the pre-encoded ring; also the most a connection keeps in flight. */
 export const RING = 16;
@@ -39,6 +55,12 @@ export const RING = 16;
 export const VERIFY_EVERY = 1000;
 /** Slices a measurement window is cut into by default. */
 export const DEFAULT_SLICES = 4;
+/** Query ids each UDP socket owns; far more than it keeps in flight. */
+export const DNS_IDS_PER_SOCKET = 1024;
+/** Most UDP sockets one DNS load opens: their id blocks fill the 16-bit id. */
+export const MAX_DNS_SOCKETS = 65_536 / DNS_IDS_PER_SOCKET;
+/** A UDP query unanswered this long (ms) is counted lost and replaced. */
+export const DNS_LOST_AFTER_MS = 1000;
 
 /**
  * The request mix: expressions with values worked out by hand, so a calc
@@ -109,8 +131,37 @@ export interface HttpLoadJob extends LoadShape {
   http: HttpWorkload;
 }
 
+/**
+ * What a UDP DNS load asks and expects back. Every query asks the same
+ * question, with RD set and no EDNS, so it is the header and the question
+ * only (which a minimal responder can answer by appending records).
+ */
+export interface DnsWorkload {
+  /** The name asked, such as `"www.mit.edu"`. */
+  name: string;
+  /** The type asked, such as `RR_TYPE.A`. */
+  type: number;
+  /** The response code every reply must carry. */
+  rcode: number;
+  /**
+   * The answer section, one `name TYPE data` string per record in any order
+   * (`"www.mit.edu A 203.0.113.10"`; data is the address or target name).
+   * Every reply's answer count is checked against it, sampled replies'
+   * records too.
+   */
+  answers: readonly string[];
+}
+
+/**
+ * A measurement of a DNS server over UDP: `connections` sockets, each
+ * keeping `inFlight` queries outstanding.
+ */
+export interface DnsLoadJob extends LoadShape {
+  dns: DnsWorkload;
+}
+
 /** One measurement to run. */
-export type LoadJob = TlvLoadJob | HttpLoadJob;
+export type LoadJob = TlvLoadJob | HttpLoadJob | DnsLoadJob;
 
 /** What one measurement found. */
 export interface LoadResult {
@@ -137,6 +188,16 @@ export interface LoadResult {
   byteSliceRates: number[];
   /** CPU seconds the generator's own thread used over the whole run. */
   loadCpuSeconds: number;
+  /**
+   * UDP queries given up as lost (no reply within
+   * {@linkcode DNS_LOST_AFTER_MS}) over the whole run; 0 over TCP.
+   */
+  lost: number;
+  /**
+   * UDP replies that matched no outstanding query (late replies to lost
+   * queries, duplicates), not counted; 0 over TCP.
+   */
+  unmatched: number;
 }
 
 const encoder = new TextEncoder();
@@ -200,6 +261,10 @@ class Tally {
   /** Bytes counted (see {@linkcode LoadResult.bytes}). */
   bytes = 0;
   verified = 0;
+  /** UDP queries given up as lost. */
+  lost = 0;
+  /** UDP replies matching no outstanding query. */
+  unmatched = 0;
   stopping = false;
   #limit = Infinity;
   #onLimit: (() => void) | undefined;
@@ -233,11 +298,21 @@ function ringOf(requests: readonly Uint8Array[]): Ring {
   return { bytes, offsets };
 }
 
+/** One connection or socket of the generator, as the run drives it. */
+interface LoadClient {
+  /** Whatever must happen before the load starts (a hello, a first query). */
+  open(): Promise<void>;
+  /** Keeps `inFlight` requests outstanding until the tally says stop. */
+  drive(inFlight: number): Promise<void>;
+  /** Closes it; never throws. */
+  close(): void;
+}
+
 /**
  * One client connection of the generator: keeps requests in flight and
  * hands what it reads to the protocol's {@linkcode LoadConnection.consume}.
  */
-abstract class LoadConnection {
+abstract class LoadConnection implements LoadClient {
   readonly conn: Deno.TcpConn;
   protected readonly tally: Tally;
   /** Replies completed on this connection. */
@@ -263,6 +338,13 @@ abstract class LoadConnection {
   /** Whatever must happen before the load starts (a hello). */
   open(): Promise<void> {
     return Promise.resolve();
+  }
+
+  /** Closes the connection; never throws. */
+  close(): void {
+    try {
+      this.conn.close();
+    } catch { /* already closed */ }
   }
 
   /**
@@ -539,6 +621,258 @@ function startsWith(
   return true;
 }
 
+/**
+ * A UDP socket of the generator: keeps `inFlight` DNS queries outstanding
+ * against one server, matching replies to queries by id.
+ */
+class DnsLoadSocket implements LoadClient {
+  #sock: Deno.DatagramConn;
+  #server: Deno.NetAddr;
+  #w: DnsWorkload;
+  #tally: Tally;
+  /** The socket's pre-encoded queries; query `i` carries id `#firstId + i`. */
+  #queries: Uint8Array[];
+  #firstId: number;
+  /** When query `i` was sent (ms), 0 when it is not outstanding. */
+  #sentAt = new Float64Array(DNS_IDS_PER_SOCKET);
+  /** Index of the next query to send. */
+  #next = 0;
+  #outstanding = 0;
+  /** Replies counted on this socket. */
+  #received = 0;
+  /** Every datagram is read into this one buffer. */
+  #buf = new Uint8Array(65_536);
+  #failed: unknown;
+  #closed = false;
+
+  constructor(job: DnsLoadJob, index: number, tally: Tally) {
+    this.#w = job.dns;
+    this.#tally = tally;
+    this.#server = { transport: "udp", hostname: "127.0.0.1", port: job.port };
+    this.#firstId = index * DNS_IDS_PER_SOCKET;
+    const template = encodeDns({
+      id: 0,
+      flags: {
+        qr: false,
+        opcode: 0,
+        aa: false,
+        tc: false,
+        rd: true,
+        ra: false,
+        ad: false,
+        cd: false,
+        rcode: 0,
+      },
+      questions: [{ name: job.dns.name, type: job.dns.type, class: CLASS_IN }],
+      answers: [],
+      authorities: [],
+      additionals: [],
+    }).bytes;
+    const all = new Uint8Array(DNS_IDS_PER_SOCKET * template.length);
+    this.#queries = [];
+    for (let i = 0; i < DNS_IDS_PER_SOCKET; i++) {
+      const query = all.subarray(
+        i * template.length,
+        (i + 1) * template.length,
+      );
+      query.set(template);
+      query[0] = (this.#firstId + i) >> 8;
+      query[1] = (this.#firstId + i) & 0xff;
+      this.#queries.push(query);
+    }
+    this.#sock = Deno.listenDatagram({
+      transport: "udp",
+      hostname: "127.0.0.1",
+      port: 0,
+    });
+  }
+
+  /** Asks once (re-sending every 250 ms) and checks the reply in full. */
+  async open(): Promise<void> {
+    const reply = this.#sock.receive(this.#buf);
+    reply.catch(() => {});
+    for (let attempt = 0; attempt < 8; attempt++) {
+      this.#sendQuery();
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const got = await Promise.race([
+        reply,
+        new Promise<undefined>((resolve) => {
+          timer = setTimeout(() => resolve(undefined), 250);
+        }),
+      ]).finally(() => clearTimeout(timer));
+      if (got === undefined) continue;
+      const [data] = got;
+      const slot = this.#slotOf(data);
+      if (slot < 0) {
+        throw new Error(
+          `Cannot trust the DNS server on port ${this.#server.port}: its first reply has an id no query had`,
+        );
+      }
+      this.#settle(slot);
+      this.#check(data, true);
+      return;
+    }
+    throw new Error(
+      `Cannot benchmark: no reply from the DNS server on udp://127.0.0.1:${this.#server.port} in 2 s`,
+    );
+  }
+
+  async drive(inFlight: number): Promise<void> {
+    const tally = this.#tally;
+    for (let i = 0; i < inFlight; i++) this.#sendQuery();
+    const sweeper = setInterval(() => this.#sweep(), DNS_LOST_AFTER_MS / 4);
+    try {
+      for (;;) {
+        if (this.#failed !== undefined) throw this.#failed;
+        if (tally.stopping && this.#outstanding === 0) return;
+        let data: Uint8Array;
+        try {
+          [data] = await this.#sock.receive(this.#buf);
+        } catch (error) {
+          // The sweeper closes the socket once every query left is lost.
+          if (this.#closed && this.#failed === undefined) return;
+          throw this.#failed ?? error;
+        }
+        const slot = this.#slotOf(data);
+        if (slot < 0) {
+          tally.unmatched++;
+          continue;
+        }
+        this.#check(data, this.#received % VERIFY_EVERY === 0);
+        this.#settle(slot);
+        this.#received++;
+        tally.bytes += data.length;
+        tally.add(1);
+        if (!tally.stopping) this.#sendQuery();
+      }
+    } finally {
+      clearInterval(sweeper);
+    }
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    try {
+      this.#sock.close();
+    } catch { /* already closed */ }
+  }
+
+  #sendQuery(): void {
+    const slot = this.#next;
+    this.#next = (slot + 1) % DNS_IDS_PER_SOCKET;
+    if (this.#sentAt[slot] !== 0) {
+      // A query sent 1024 queries ago still waits: it is lost by now.
+      this.#sentAt[slot] = 0;
+      this.#outstanding--;
+      this.#tally.lost++;
+    }
+    this.#sentAt[slot] = performance.now();
+    this.#outstanding++;
+    this.#sock.send(this.#queries[slot]!, this.#server).catch((error) => {
+      this.#failed ??= new Error(
+        `Cannot benchmark: sending to udp://127.0.0.1:${this.#server.port} failed: ${error.message}`,
+      );
+      this.close();
+    });
+  }
+
+  /** The query index a reply answers, or -1 when none is outstanding. */
+  #slotOf(data: Uint8Array): number {
+    if (data.length < 2) return -1;
+    const slot = ((data[0]! << 8) | data[1]!) - this.#firstId;
+    return slot >= 0 && slot < DNS_IDS_PER_SOCKET && this.#sentAt[slot] !== 0
+      ? slot
+      : -1;
+  }
+
+  #settle(slot: number): void {
+    this.#sentAt[slot] = 0;
+    this.#outstanding--;
+  }
+
+  /** Counts queries waiting too long as lost and sends others instead. */
+  #sweep(): void {
+    const limit = performance.now() - DNS_LOST_AFTER_MS;
+    let lost = 0;
+    for (let i = 0; i < DNS_IDS_PER_SOCKET; i++) {
+      const at = this.#sentAt[i]!;
+      if (at !== 0 && at < limit) {
+        this.#sentAt[i] = 0;
+        lost++;
+      }
+    }
+    if (lost === 0) return;
+    this.#outstanding -= lost;
+    this.#tally.lost += lost;
+    if (!this.#tally.stopping) {
+      for (let i = 0; i < lost; i++) this.#sendQuery();
+    } else if (this.#outstanding === 0) {
+      this.close();
+    }
+  }
+
+  /**
+   * Throws unless `data` is a NOERROR-or-expected reply with the expected
+   * counts; with `full`, decodes it and compares question and records.
+   */
+  #check(data: Uint8Array, full: boolean): void {
+    const w = this.#w;
+    const wrong = (what: string) =>
+      new Error(
+        `Cannot trust the DNS server on port ${this.#server.port}: the reply to ${w.name} ${
+          typeName(w.type)
+        } ${what}`,
+      );
+    if (data.length < 12) throw wrong(`is ${data.length} bytes`);
+    const flags = (data[2]! << 8) | data[3]!;
+    if ((flags & 0x8000) === 0) throw wrong("has QR clear");
+    if ((flags & 0x7800) !== 0) throw wrong("has a non-zero opcode");
+    if ((flags & 0x0200) !== 0) throw wrong("is truncated");
+    if ((flags & 0xf) !== w.rcode) {
+      throw wrong(
+        `has rcode ${rcodeName(flags & 0xf)}, expected ${rcodeName(w.rcode)}`,
+      );
+    }
+    const qdcount = (data[4]! << 8) | data[5]!;
+    const ancount = (data[6]! << 8) | data[7]!;
+    if (qdcount !== 1 || ancount !== w.answers.length) {
+      throw wrong(
+        `has ${qdcount} questions and ${ancount} answers, expected 1 and ${w.answers.length}`,
+      );
+    }
+    if (!full) return;
+    const reply = decodeDns(data);
+    const question = reply.questions[0]!;
+    if (
+      canonicalName(question.name) !== canonicalName(w.name) ||
+      question.type !== w.type
+    ) {
+      throw wrong(`asks ${question.name} ${typeName(question.type)}`);
+    }
+    const got = reply.answers.map(recordText).sort();
+    const want = [...w.answers].map((a) => a.toLowerCase()).sort();
+    if (got.join("\n") !== want.join("\n")) {
+      throw wrong(
+        `answers ${JSON.stringify(got)}, expected ${JSON.stringify(want)}`,
+      );
+    }
+    this.#tally.verified++;
+  }
+}
+
+/** `name TYPE data` in lower case, as {@linkcode DnsWorkload.answers} spells it. */
+function recordText(record: ResourceRecord): string {
+  const data = record.data;
+  const value = "address" in data
+    ? data.address
+    : "target" in data
+    ? data.target
+    : JSON.stringify(data);
+  return `${canonicalName(record.name)} ${typeName(record.type)} ${value}`
+    .toLowerCase();
+}
+
 function unexpected(frame: Frame, what: string): Error {
   let detail = `type 0x${frame.type.toString(16).padStart(4, "0")}`;
   if (frame.type === ERROR) {
@@ -582,6 +916,13 @@ function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
  *   warmupMs: 500, measureMs: 2000, maxRequests: 5_000_000,
  * });
  * web.bytesPerSecond;
+ * const dns = await runLoad({
+ *   port: dnsPort,
+ *   dns: { name: "www.mit.edu", type: 1, rcode: 0, answers: ["www.mit.edu A 203.0.113.10"] },
+ *   connections: 8, inFlight: 8,
+ *   warmupMs: 300, measureMs: 1000, maxRequests: 5_000_000,
+ * });
+ * dns.perSecond;
  * ```
  */
 export async function runLoad(job: LoadJob): Promise<LoadResult> {
@@ -590,14 +931,23 @@ export async function runLoad(job: LoadJob): Promise<LoadResult> {
       `Cannot load: inFlight ${job.inFlight} is not in 1..${RING}`,
     );
   }
+  if ("dns" in job && job.connections > MAX_DNS_SOCKETS) {
+    throw new RangeError(
+      `Cannot load: ${job.connections} UDP sockets, over the limit of ${MAX_DNS_SOCKETS}`,
+    );
+  }
   const cpu0 = threadCpuSeconds();
   const timeoutMs = job.timeoutMs ?? 5000;
   const tally = new Tally();
-  const conns: LoadConnection[] = [];
+  const conns: LoadClient[] = [];
   try {
     await within(
       (async () => {
         for (let i = 0; i < job.connections; i++) {
+          if ("dns" in job) {
+            conns.push(new DnsLoadSocket(job, i, tally));
+            continue;
+          }
           const conn = await Deno.connect({
             hostname: "127.0.0.1",
             port: job.port,
@@ -668,13 +1018,11 @@ export async function runLoad(job: LoadJob): Promise<LoadResult> {
         : (b1 - b0) / seconds,
       byteSliceRates: byteRates,
       loadCpuSeconds: threadCpuSeconds() - cpu0,
+      lost: tally.lost,
+      unmatched: tally.unmatched,
     };
   } finally {
-    for (const c of conns) {
-      try {
-        c.conn.close();
-      } catch { /* already closed */ }
-    }
+    for (const c of conns) c.close();
   }
 }
 

@@ -12,6 +12,8 @@
 
 import { Logger, printLine } from "../lib/log.ts";
 import { runCalcBench } from "./calc_bench.ts";
+import { runDnsBench } from "./dns_bench.ts";
+import { runVideoBench } from "./video_bench.ts";
 import { runWebBench } from "./web_bench.ts";
 
 /** A benchmark the runner knows. */
@@ -36,6 +38,18 @@ export const BENCHES: readonly Bench[] = [
     title:
       "web server vs Deno.serve (1 KiB from memory, 64 MiB streamed from disk) vs python http.server",
     run: () => runWebBench(),
+  },
+  {
+    name: "dns",
+    title:
+      "local DNS server over UDP (cache hits, local table) vs a minimal UDP responder; dnsperf if installed",
+    run: () => runDnsBench(),
+  },
+  {
+    name: "video",
+    title:
+      "cache hit vs a plain TCP copy, first byte cold vs warm, live relay to 200 viewers",
+    run: () => runVideoBench(),
   },
 ];
 

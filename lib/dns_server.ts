@@ -130,7 +130,10 @@ export class DnsServer implements AsyncDisposable {
   #idleMs: number;
   #maxTcp: number;
   #conns = new Set<Deno.Conn>();
-  #udpInFlight = new Set<Promise<unknown>>();
+  /** UDP queries being answered. */
+  #udpBusy = 0;
+  /** Called when `#udpBusy` drops to 0, once the receive loop has ended. */
+  #udpIdle: (() => void) | undefined;
   #closing = false;
 
   /** Binds UDP and TCP to the same port. */
@@ -163,34 +166,53 @@ export class DnsServer implements AsyncDisposable {
         break;
       }
       const peer = addr as Deno.NetAddr;
-      if (this.#udpInFlight.size >= MAX_UDP_IN_FLIGHT) {
+      if (this.#udpBusy >= MAX_UDP_IN_FLIGHT) {
         // Overloaded (a slow upstream): drop, as a resolver does; the client retries.
         this.#log.debug("dropped a query: too many in flight", {
           peer: formatAddr(peer),
         });
         continue;
       }
-      const query = data.slice();
-      const work = this.#answer(query, {
-        transport: "udp",
-        peer: formatAddr(peer),
-      }).then(
-        (reply) => {
-          if (reply === undefined || this.#closing) return;
-          return this.#udp.send(reply, peer);
-        },
-      ).catch((error) => {
-        if (!this.#closing) {
-          this.#log.debug("udp reply failed", {
-            peer: formatAddr(peer),
-            error,
-          });
-        }
-      }).finally(() => this.#udpInFlight.delete(work));
-      this.#udpInFlight.add(work);
+      const context = new UdpContext(peer);
+      // Read before the next receive() reuses the buffer; the decoder copies
+      // what it keeps, so the datagram itself is not copied.
+      let read: DnsMessage | Uint8Array | undefined;
+      try {
+        read = this.#read(data, context);
+      } catch (error) {
+        this.#log.debug("udp query failed", { peer: context.peer, error });
+        continue;
+      }
+      if (read === undefined) continue;
+      this.#udpBusy++;
+      this.#serveUdp(read, context, peer);
     }
     // Queries already being answered finish before the server says it stopped.
-    await Promise.all(this.#udpInFlight);
+    if (this.#udpBusy > 0) {
+      const idle = Promise.withResolvers<void>();
+      this.#udpIdle = idle.resolve;
+      await idle.promise;
+    }
+  }
+
+  /** Answers one UDP query (or sends the reply `#read` made) and counts it done. */
+  async #serveUdp(
+    read: DnsMessage | Uint8Array,
+    context: UdpContext,
+    peer: Deno.NetAddr,
+  ): Promise<void> {
+    try {
+      const reply = read instanceof Uint8Array
+        ? read
+        : await this.#respond(read, context);
+      if (!this.#closing) await this.#udp.send(reply, peer);
+    } catch (error) {
+      if (!this.#closing) {
+        this.#log.debug("udp reply failed", { peer: context.peer, error });
+      }
+    } finally {
+      if (--this.#udpBusy === 0) this.#udpIdle?.();
+    }
   }
 
   async #tcpLoop(): Promise<void> {
@@ -283,7 +305,31 @@ export class DnsServer implements AsyncDisposable {
     bytes: Uint8Array,
     context: QueryContext,
   ): Promise<Uint8Array | undefined> {
-    const header = decodeHeader(bytes);
+    const read = this.#read(bytes, context);
+    return read === undefined || read instanceof Uint8Array
+      ? read
+      : await this.#respond(read, context);
+  }
+
+  /**
+   * Decodes a query, synchronously, so `bytes` may be reused as soon as it
+   * returns: the query to answer, the bytes of an immediate reply (FORMERR),
+   * or `undefined` to stay silent.
+   */
+  #read(
+    bytes: Uint8Array,
+    context: QueryContext,
+  ): DnsMessage | Uint8Array | undefined {
+    let query: DnsMessage | undefined;
+    let failure: DnsFormatError | undefined;
+    try {
+      query = decodeMessage(bytes);
+    } catch (error) {
+      if (!(error instanceof DnsFormatError)) throw error;
+      failure = error;
+    }
+    // A decoded message has its header; only a failed one is read for it.
+    const header = query ?? decodeHeader(bytes);
     if (header === undefined) {
       this.#log.debug("dropped a packet shorter than a DNS header", {
         peer: context.peer,
@@ -299,15 +345,11 @@ export class DnsServer implements AsyncDisposable {
       });
       return undefined;
     }
-    let query: DnsMessage;
-    try {
-      query = decodeMessage(bytes);
-    } catch (error) {
-      if (!(error instanceof DnsFormatError)) throw error;
+    if (query === undefined) {
       this.#log.info("FORMERR", {
         peer: context.peer,
         id: header.id,
-        reason: error.message,
+        reason: failure?.message,
       });
       return formErr(header.id, header.flags.opcode, header.flags.rd);
     }
@@ -317,6 +359,14 @@ export class DnsServer implements AsyncDisposable {
         questions: [],
       }).bytes;
     }
+    return query;
+  }
+
+  /** Answers a query `#read` accepted and encodes the reply to fit. */
+  async #respond(
+    query: DnsMessage,
+    context: QueryContext,
+  ): Promise<Uint8Array> {
     let reply: DnsMessage;
     try {
       reply = await this.#handler(query, context);
@@ -365,6 +415,24 @@ export class DnsServer implements AsyncDisposable {
   /** Same as {@linkcode shutdown}. */
   [Symbol.asyncDispose](): Promise<void> {
     return this.shutdown();
+  }
+}
+
+/**
+ * A UDP query's context. The peer's text is made when something reads it
+ * (a log line), not for every query.
+ */
+class UdpContext implements QueryContext {
+  readonly transport = "udp" as const;
+  #addr: Deno.NetAddr;
+  #peer: string | undefined;
+
+  constructor(addr: Deno.NetAddr) {
+    this.#addr = addr;
+  }
+
+  get peer(): string {
+    return this.#peer ??= formatAddr(this.#addr);
   }
 }
 

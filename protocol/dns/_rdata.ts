@@ -5,10 +5,14 @@
  * @module
  */
 
-import { formatIpv4, formatIpv6, parseIpv4, parseIpv6 } from "./address.ts";
+import {
+  formatIpv4,
+  formatIpv6,
+  parseIpv4Number,
+  parseIpv6,
+} from "./address.ts";
 import { CLASS_IN, RR_TYPE, typeName } from "./constants.ts";
 import type { RecordData } from "./message.ts";
-import { parseName } from "./name.ts";
 import type { Reader } from "./_reader.ts";
 import { checkUint, type Writer } from "./_writer.ts";
 
@@ -127,8 +131,8 @@ export function encodeRdata(w: Writer, data: RecordData, what: string): void {
   }
   switch (data.type) {
     case RR_TYPE.A:
-      w.bytes(
-        parseIpv4(data.address) ??
+      w.u32(
+        parseIpv4Number(data.address) ??
           fail(`address "${data.address}" is not a dotted quad`),
       );
       return;
@@ -141,16 +145,16 @@ export function encodeRdata(w: Writer, data: RecordData, what: string): void {
     case RR_TYPE.NS:
     case RR_TYPE.CNAME:
     case RR_TYPE.PTR:
-      w.name(parseName(data.target));
+      w.name(data.target);
       return;
     case RR_TYPE.MX:
       checkUint(data.preference, 0xffff, `${what} preference`);
       w.u16(data.preference);
-      w.name(parseName(data.exchange));
+      w.name(data.exchange);
       return;
     case RR_TYPE.SOA:
-      w.name(parseName(data.mname));
-      w.name(parseName(data.rname));
+      w.name(data.mname);
+      w.name(data.rname);
       for (
         const key of [
           "serial",

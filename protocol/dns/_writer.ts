@@ -5,14 +5,37 @@
  * @module
  */
 
+import { formatLabel, isPlainName, parseName } from "./name.ts";
+
+const DOT = 0x2e;
+const START_SIZE = 512;
+
+/**
+ * A start buffer handed from one finished Writer to the next, so encoding
+ * a message does not allocate one: encoding is synchronous, and a Writer
+ * that throws before {@linkcode Writer.finish} just keeps it (the next
+ * Writer allocates).
+ */
+let spare: { buf: Uint8Array; view: DataView } | undefined;
+
 /** Bytes written so far, growing geometrically, with a table of names. */
 export class Writer {
-  #buf = new Uint8Array(512);
-  #view = new DataView(this.#buf.buffer);
-  /** Suffix key (see {@linkcode suffixKeys}) → offset of its first copy. */
+  #buf: Uint8Array;
+  #view: DataView;
+  /**
+   * Suffix key → offset of its first copy. The key is the suffix's
+   * {@linkcode canonicalName}, so suffixes match without regard to case.
+   */
   #names = new Map<string, number>();
   /** How many bytes are written. */
   length = 0;
+
+  constructor() {
+    const start = spare;
+    spare = undefined;
+    this.#buf = start?.buf ?? new Uint8Array(START_SIZE);
+    this.#view = start?.view ?? new DataView(this.#buf.buffer);
+  }
 
   /** Writes one byte. */
   u8(value: number): void {
@@ -47,13 +70,50 @@ export class Writer {
   }
 
   /**
-   * Writes a name, compressed (RFC 1035 §4.1.4): the longest suffix already
-   * written becomes a pointer to it. Suffixes match without regard to ASCII
-   * case (RFC 4343), so a suffix takes the case of its first copy, as in
-   * BIND. Suffixes written below offset 0x4000 are remembered for later
-   * names; a pointer cannot reach further.
+   * Writes a name given as text (see {@linkcode parseName}), compressed
+   * (RFC 1035 §4.1.4): the longest suffix already written becomes a
+   * pointer to it. Suffixes match without regard to ASCII case (RFC 4343),
+   * so a suffix takes the case of its first copy, as in BIND. Suffixes
+   * written below offset 0x4000 are remembered for later names; a pointer
+   * cannot reach further.
+   *
+   * @throws {TypeError} As {@linkcode parseName} does.
    */
-  name(labels: readonly Uint8Array[]): void {
+  name(text: string): void {
+    if (!isPlainName(text)) {
+      this.#labels(parseName(text));
+      return;
+    }
+    // A plain name's bytes are its characters: no labels to build.
+    const end = text.charCodeAt(text.length - 1) === DOT
+      ? text.length - 1
+      : text.length;
+    // Its wire length is end + 2; parseName says what is wrong with it.
+    if (end + 2 > 255) parseName(text);
+    const lower = text.toLowerCase();
+    for (let start = 0; start < end;) {
+      const key = lower.slice(start, end);
+      const earlier = this.#names.get(key);
+      if (earlier !== undefined) {
+        this.u16(0xc000 | earlier);
+        return;
+      }
+      let dot = text.indexOf(".", start);
+      if (dot < 0 || dot > end) dot = end;
+      const length = dot - start;
+      if (length > 63) parseName(text);
+      if (this.length < 0x4000) this.#names.set(key, this.length);
+      this.#reserve(length + 1);
+      const buf = this.#buf;
+      buf[this.length++] = length;
+      for (let i = start; i < dot; i++) buf[this.length++] = text.charCodeAt(i);
+      start = dot + 1;
+    }
+    this.u8(0);
+  }
+
+  /** {@linkcode name} for labels that are not plain text. */
+  #labels(labels: readonly Uint8Array[]): void {
     const keys = suffixKeys(labels);
     for (let i = 0; i < labels.length; i++) {
       const key = keys[i] ?? "";
@@ -70,9 +130,16 @@ export class Writer {
     this.u8(0);
   }
 
-  /** A copy of the bytes written. */
+  /**
+   * A copy of the bytes written. This ends the Writer: its start buffer
+   * goes to the next one.
+   */
   finish(): Uint8Array {
-    return this.#buf.slice(0, this.length);
+    const bytes = this.#buf.slice(0, this.length);
+    if (this.#buf.length === START_SIZE) {
+      spare = { buf: this.#buf, view: this.#view };
+    }
+    return bytes;
   }
 
   #reserve(count: number): void {
@@ -87,22 +154,19 @@ export class Writer {
 }
 
 /**
- * For each label position, a string that identifies the suffix starting
- * there: each label's length as one char, then its bytes lowercased, one
- * char per byte.
+ * For each label position, the canonical text of the suffix starting
+ * there (ASCII lowercased, escaped as {@linkcode formatLabel} does): the
+ * same key {@linkcode Writer.name} takes from a plain name's text.
  */
 function suffixKeys(labels: readonly Uint8Array[]): string[] {
   const keys = new Array<string>(labels.length);
   let key = "";
   for (let i = labels.length - 1; i >= 0; i--) {
     const label = labels[i] ?? new Uint8Array(0);
-    let part = String.fromCharCode(label.length);
-    for (const byte of label) {
-      part += String.fromCharCode(
-        byte >= 0x41 && byte <= 0x5a ? byte + 0x20 : byte,
-      );
-    }
-    key = part + key;
+    const part = formatLabel(
+      label.map((byte) => byte >= 0x41 && byte <= 0x5a ? byte + 0x20 : byte),
+    );
+    key = key === "" ? part : `${part}.${key}`;
     keys[i] = key;
   }
   return keys;

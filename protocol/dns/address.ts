@@ -5,7 +5,7 @@
  * @module
  */
 
-const IPV4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
+const DOT = 0x2e;
 const GROUP = /^[0-9a-fA-F]{1,4}$/;
 
 /**
@@ -25,17 +25,54 @@ const GROUP = /^[0-9a-fA-F]{1,4}$/;
  * ```
  */
 export function parseIpv4(text: string): Uint8Array | undefined {
-  const match = IPV4.exec(text);
-  if (match === null) return undefined;
+  const value = parseIpv4Number(text);
+  if (value === undefined) return undefined;
   const out = new Uint8Array(4);
-  for (let i = 0; i < 4; i++) {
-    const part = match[i + 1] ?? "";
-    if (part.length > 1 && part.startsWith("0")) return undefined;
-    const value = Number(part);
-    if (value > 255) return undefined;
-    out[i] = value;
-  }
+  new DataView(out.buffer).setUint32(0, value);
   return out;
+}
+
+/**
+ * Parses a dotted quad into the address as one 32-bit number, the form an
+ * encoder writes without allocating bytes. Accepts what
+ * {@linkcode parseIpv4} accepts.
+ *
+ * @param text Such as `"192.0.2.1"`.
+ * @returns The address, 0 to 2³²−1, or `undefined` when `text` is not a
+ *   dotted quad of decimal numbers 0–255.
+ *
+ * @example
+ * ```ts
+ * parseIpv4Number("192.0.2.1"); // 0xc0000201
+ * parseIpv4Number("1.2.3"); // undefined
+ * ```
+ */
+export function parseIpv4Number(text: string): number | undefined {
+  // A character loop, not a regular expression: every A record a server
+  // sends is parsed here.
+  if (text.length < 7 || text.length > 15) return undefined;
+  let address = 0;
+  let parts = 0;
+  let value = 0;
+  let digits = 0;
+  for (let i = 0; i <= text.length; i++) {
+    const c = i < text.length ? text.charCodeAt(i) : DOT;
+    if (c === DOT) {
+      if (digits === 0 || parts > 3) return undefined;
+      address = address * 256 + value;
+      parts++;
+      value = 0;
+      digits = 0;
+    } else if (c >= 0x30 && c <= 0x39) {
+      if (digits === 1 && value === 0) return undefined;
+      value = value * 10 + c - 0x30;
+      digits++;
+      if (value > 255) return undefined;
+    } else {
+      return undefined;
+    }
+  }
+  return parts === 4 ? address : undefined;
 }
 
 /**

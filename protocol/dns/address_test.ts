@@ -1,6 +1,12 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { formatIpv4, formatIpv6, parseIpv4, parseIpv6 } from "./address.ts";
+import {
+  formatIpv4,
+  formatIpv6,
+  parseIpv4,
+  parseIpv4Number,
+  parseIpv6,
+} from "./address.ts";
 import { hex } from "./_testing.ts";
 
 Deno.test({
@@ -35,6 +41,21 @@ Deno.test({
       ]
     ) {
       assert.equal(parseIpv4(text), undefined, text);
+    }
+  },
+});
+
+Deno.test({
+  name: "parseIpv4Number() reads what parseIpv4() reads, as one number",
+  permissions: "none",
+  fn() {
+    assert.equal(parseIpv4Number("192.0.2.1"), 0xc0000201);
+    assert.equal(parseIpv4Number("0.0.0.0"), 0);
+    assert.equal(parseIpv4Number("255.255.255.255"), 0xffffffff);
+    for (
+      const text of ["1.2.3", "256.0.0.1", "01.2.3.4", "1.2.3.4.", "a.b.c.d"]
+    ) {
+      assert.equal(parseIpv4Number(text), undefined, text);
     }
   },
 });

@@ -8,7 +8,6 @@
 
 import { RR_TYPE } from "./constants.ts";
 import { DnsFormatError } from "./errors.ts";
-import { parseName } from "./name.ts";
 import { decodeRdata, encodeRdata } from "./_rdata.ts";
 import { Reader } from "./_reader.ts";
 import { checkUint, Writer } from "./_writer.ts";
@@ -489,7 +488,7 @@ function encodeParts(
   for (const question of sections.questions) {
     checkUint(question.type, 0xffff, "question type");
     checkUint(question.class, 0xffff, "question class");
-    w.name(parseName(question.name));
+    w.name(question.name);
     w.u16(question.type);
     w.u16(question.class);
   }
@@ -498,8 +497,10 @@ function encodeParts(
     sections.authorities,
     sections.additionals,
   ] as const;
-  lists.forEach((records, s) => {
-    records.forEach((record, i) => {
+  for (let s = 0; s < lists.length; s++) {
+    const records = lists[s]!;
+    for (let i = 0; i < records.length; i++) {
+      const record = records[i]!;
       const what = `${SECTIONS[s]} record ${i + 1} ("${record.name}")`;
       if (record.type === RR_TYPE.OPT) {
         throw new TypeError(
@@ -514,13 +515,13 @@ function encodeParts(
       checkUint(record.type, 0xffff, `${what} type`);
       checkUint(record.class, 0xffff, `${what} class`);
       checkUint(record.ttl, 0xffffffff, `${what} TTL`);
-      w.name(parseName(record.name));
+      w.name(record.name);
       w.u16(record.type);
       w.u16(record.class);
       w.u32(record.ttl);
       writeRdata(w, what, () => encodeRdata(w, record.data, what));
-    });
-  });
+    }
+  }
   if (edns !== undefined) {
     checkUint(edns.udpSize, 0xffff, "EDNS udpSize");
     checkUint(edns.extendedRcode, 0xff, "EDNS extendedRcode");

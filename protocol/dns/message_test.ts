@@ -227,6 +227,44 @@ Deno.test({
   },
 });
 
+Deno.test({
+  name:
+    "encodeMessage() compresses between plain and escaped names, without regard to case",
+  permissions: "none",
+  fn() {
+    // Plain question, escaped owner: "example.com" points into the question.
+    const plainFirst = encodeMessage(message({
+      questions: [{
+        name: "WWW.Example.com",
+        type: RR_TYPE.A,
+        class: CLASS_IN,
+      }],
+      answers: [
+        record("a\\.b.example.COM", { type: 5, target: "www.example.com" }),
+      ],
+    })).bytes;
+    assert.equal(
+      toHex(plainFirst.subarray(33)),
+      toHex(hex("03 61 2e 62 c0 10 0005 0001 0000012c 0002 c00c")),
+    );
+    // Escaped question, plain owner and target.
+    const escapedFirst = encodeMessage(message({
+      questions: [{
+        name: "a\\.b.Example.com",
+        type: RR_TYPE.A,
+        class: CLASS_IN,
+      }],
+      answers: [
+        record("www.EXAMPLE.com", { type: 5, target: "A\\.B.example.com." }),
+      ],
+    })).bytes;
+    assert.equal(
+      toHex(escapedFirst.subarray(33)),
+      toHex(hex("03 77 77 77 c0 10 0005 0001 0000012c 0002 c00c")),
+    );
+  },
+});
+
 // ---- Round trips ----
 
 Deno.test({

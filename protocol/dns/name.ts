@@ -24,6 +24,15 @@ const DOT = 0x2e;
 const encoder = new TextEncoder();
 
 /**
+ * Text whose every byte stands for itself: printable ASCII that
+ * {@linkcode formatLabel} does not escape, in non-empty labels, with an
+ * optional trailing dot. Almost every name on the wire is such text, and
+ * for it parsing and canonicalizing need no escape handling.
+ */
+const PLAIN_NAME =
+  /^[!#%&'*+,\-/0-9:<=>?A-Z\[\]^_`a-z{|}~]+(?:\.[!#%&'*+,\-/0-9:<=>?A-Z\[\]^_`a-z{|}~]+)*\.?$/;
+
+/**
  * Parses a name's text into its labels.
  *
  * A trailing dot is optional, so `"example.com"` and `"example.com."` are
@@ -44,7 +53,55 @@ const encoder = new TextEncoder();
  * ```
  */
 export function parseName(text: string): Uint8Array[] {
-  return splitLabels(text, true);
+  return (PLAIN_NAME.test(text) ? plainLabels(text) : undefined) ??
+    splitLabels(text, true);
+}
+
+/**
+ * Whether every character of `text` stands for its own byte: printable
+ * ASCII that needs no escape, in non-empty labels, with an optional
+ * trailing dot. Such a name's labels are its text split at dots, and its
+ * {@linkcode canonicalName} is its text in lower case; lengths are not
+ * checked.
+ *
+ * @param text A name's text.
+ * @returns Whether it is plain.
+ *
+ * @example
+ * ```ts
+ * isPlainName("www.Example.com."); // true
+ * isPlainName("a\\.b.example"); // false: an escape
+ * isPlainName(""); // false: the root has no labels to split
+ * ```
+ */
+export function isPlainName(text: string): boolean {
+  return PLAIN_NAME.test(text);
+}
+
+/**
+ * The labels of a {@linkcode PLAIN_NAME}, one byte per character; or
+ * `undefined` when a length limit is broken, for `splitLabels` to say how.
+ */
+function plainLabels(text: string): Uint8Array[] | undefined {
+  const end = text.charCodeAt(text.length - 1) === DOT
+    ? text.length - 1
+    : text.length;
+  const labels: Uint8Array[] = [];
+  let wireLength = 1;
+  for (let start = 0; start < end;) {
+    let dot = text.indexOf(".", start);
+    if (dot < 0 || dot > end) dot = end;
+    const length = dot - start;
+    wireLength += length + 1;
+    if (length > MAX_LABEL_LENGTH || wireLength > MAX_NAME_LENGTH) {
+      return undefined;
+    }
+    const label = new Uint8Array(length);
+    for (let i = 0; i < length; i++) label[i] = text.charCodeAt(start + i);
+    labels.push(label);
+    start = dot + 1;
+  }
+  return labels;
 }
 
 /**
@@ -114,6 +171,13 @@ export function formatLabel(label: Uint8Array): string {
  * ```
  */
 export function canonicalName(name: string): string {
+  if (PLAIN_NAME.test(name)) {
+    // Every character is ASCII, so toLowerCase changes only A–Z.
+    const lower = name.toLowerCase();
+    return lower.charCodeAt(lower.length - 1) === DOT
+      ? lower.slice(0, -1)
+      : lower;
+  }
   return formatName(splitLabels(name, false).map(lowerAscii));
 }
 

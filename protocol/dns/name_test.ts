@@ -4,6 +4,7 @@ import {
   canonicalName,
   formatLabel,
   formatName,
+  isPlainName,
   MAX_NAME_LENGTH,
   parseName,
 } from "./name.ts";
@@ -206,6 +207,60 @@ Deno.test({
       fc.property(fc.array(labelArb, { maxLength: 10 }), (list) => {
         assert.deepEqual(parseName(formatName(list)), list);
         assert.deepEqual(parseName(`${formatName(list)}.`), list);
+      }),
+    );
+  },
+});
+
+Deno.test({
+  name: "isPlainName() accepts only text whose characters are its bytes",
+  permissions: "none",
+  fn() {
+    for (
+      const text of ["www.example.com", "WWW.Example.COM.", "_sip._udp.x", "a"]
+    ) {
+      assert.equal(isPlainName(text), true, text);
+    }
+    for (
+      const text of [
+        "",
+        ".",
+        "a..b",
+        ".a",
+        "a\\.b",
+        "a b",
+        "café.fr",
+        "a@b",
+        "a(b",
+      ]
+    ) {
+      assert.equal(isPlainName(text), false, text);
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "parseName() and canonicalName() agree on plain and escaped spellings of a name",
+  permissions: "none",
+  fn() {
+    const plainChar = fc.constantFrom(..."aZ09-_*.");
+    fc.assert(
+      fc.property(fc.string({ unit: plainChar, maxLength: 70 }), (text) => {
+        // \DDD for every byte but the dots: the same name, the general path.
+        const escaped = text.replace(
+          /[^.]/g,
+          (c) => `\\${c.charCodeAt(0).toString().padStart(3, "0")}`,
+        );
+        assert.equal(canonicalName(text), canonicalName(escaped));
+        const parse = (t: string) => {
+          try {
+            return parseName(t);
+          } catch (error) {
+            return (error as Error).constructor;
+          }
+        };
+        assert.deepEqual(parse(text), parse(escaped));
       }),
     );
   },
