@@ -541,7 +541,11 @@ Deno.test({
               const last = result.answers.at(-1);
               assert.ok(last !== undefined);
               if (type === CNAME) {
-                assert.deepEqual(summary(result.answers), [`${name} 5`]);
+                // Hand-built tables may hold the same CNAME twice (the parser
+                // collapses duplicates); each answer is the name's own CNAME.
+                for (const entry of summary(result.answers)) {
+                  assert.equal(entry, `${name} 5`);
+                }
               } else if (type === ANY) {
                 // Every record at the name itself: ANY follows no chain.
                 for (const record of result.answers) {
