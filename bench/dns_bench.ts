@@ -288,6 +288,7 @@ export async function runDnsBench(
     rows.push(row);
     printLine(formatRow(COLUMNS, cells(row)));
   }
+  printLine(noise(rows));
 
   const cacheAfter = cache.stats;
   const hits = cacheAfter.hits - cacheBefore.hits;
@@ -454,6 +455,34 @@ class MinimalResponder implements AsyncDisposable {
     } catch { /* closed */ }
     await this.finished;
   }
+}
+
+/**
+ * How much the slice rates of the noisiest cell spread: their interquartile
+ * range over their median. A neighbour process taking a core for part of
+ * the run shows here first.
+ */
+function noise(rows: readonly DnsBenchRow[]): string {
+  const cells = rows.flatMap((row) =>
+    (["cache", "local", "baseline"] as const).map((name) => {
+      const rates = row[name].loads.flatMap((l) => l.sliceRates)
+        .sort((a, b) => a - b);
+      const at = (q: number) => rates[Math.floor(q * (rates.length - 1))]!;
+      return {
+        where: `${name === "local" ? "table" : name}, ${row.config}`,
+        spread: (at(0.75) - at(0.25)) / median(rates),
+      };
+    })
+  );
+  const worst = cells.reduce((a, b) => b.spread > a.spread ? b : a);
+  const pct = Math.round(worst.spread * 100);
+  return `noise: slice rates spread (interquartile range / median) up to ` +
+    `${pct}% (${worst.where})${
+      worst.spread > 0.15
+        ? ": other processes shared the CPU, so the q/s ratios are rough; " +
+          "the CPU table below is steadier"
+        : ""
+    }`;
 }
 
 function combine(
