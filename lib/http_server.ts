@@ -34,6 +34,11 @@ import { Logger } from "./log.ts";
 import { isTransportError } from "./transport.ts";
 import { VERSION } from "./version.ts";
 import { stopOnAbort } from "./signals.ts";
+import {
+  drainConnections,
+  type ListenOptions,
+  listenStream,
+} from "./stream_listener.ts";
 
 /** Methods the server knows; others get 501 before any handler runs. */
 export const KNOWN_METHODS: ReadonlySet<string> = new Set([
@@ -164,14 +169,8 @@ export interface AccessEntry {
 }
 
 /** Options for {@linkcode HttpServer}. */
-export interface HttpServerOptions {
+export interface HttpServerOptions extends ListenOptions {
   handler: HttpHandler;
-  /** Address to bind. Default 127.0.0.1. */
-  hostname?: string;
-  /** Port; 0 picks a free one. */
-  port?: number;
-  /** PEM certificate and key: serve HTTPS. */
-  tls?: { cert: string; key: string } | undefined;
   /** Request-line and header limits. */
   limits?: Partial<HttpLimits>;
   /** A request head must arrive within this long of its first byte (ms). Default 10 000. */
@@ -250,17 +249,7 @@ export class HttpServer implements AsyncDisposable {
     this.#accessLog = options.accessLog;
     this.#serial = options.serial ?? false;
     this.#now = options.now ?? (() => new Date());
-    const listen = {
-      hostname: options.hostname ?? "127.0.0.1",
-      port: options.port ?? 0,
-    };
-    this.#listener = options.tls
-      ? Deno.listenTls({
-        ...listen,
-        cert: options.tls.cert,
-        key: options.tls.key,
-      })
-      : Deno.listen(listen);
+    this.#listener = listenStream(options);
     this.addr = this.#listener.addr as Deno.NetAddr;
     this.finished = this.#done.promise;
     stopOnAbort(options.signal, () => this.shutdown(), this.finished);
@@ -322,18 +311,7 @@ export class HttpServer implements AsyncDisposable {
     try {
       this.#listener.close();
     } catch { /* closed */ }
-    const all = [...this.#connections];
-    for (const c of all) c.beginShutdown();
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const grace = new Promise<void>((
-      r,
-    ) => (timer = setTimeout(r, this.#options.graceMs)));
-    Promise.race([Promise.all(all.map((c) => c.done)), grace])
-      .then(() => {
-        clearTimeout(timer);
-        for (const c of this.#connections) c.close();
-        return Promise.all([...this.#connections].map((c) => c.done));
-      })
+    drainConnections(this.#connections, this.#options.graceMs)
       .then(() => this.#accepting)
       .then(() => this.#done.resolve());
     return this.finished;
@@ -491,6 +469,10 @@ class HttpConnection {
   beginShutdown(): void {
     this.#shuttingDown = true;
     if (!this.#busy) this.close();
+  }
+
+  forceClose(): void {
+    this.close();
   }
 
   close(): void {

@@ -27,6 +27,11 @@ import type { Tracer } from "./trace.ts";
 import { isTransportError } from "./transport.ts";
 import { VERSION } from "./version.ts";
 import { stopOnAbort } from "./signals.ts";
+import {
+  drainConnections,
+  type ListenOptions,
+  listenStream,
+} from "./stream_listener.ts";
 
 /** What a service handler can do with the connection it serves. */
 export interface Session {
@@ -59,15 +64,9 @@ export interface TlvService {
 }
 
 /** Options for {@linkcode TlvServer}. */
-export interface TlvServerOptions {
+export interface TlvServerOptions extends ListenOptions {
   /** Services offered on this port; a hello picks one. */
   services: readonly TlvService[];
-  /** Address to bind. Default 127.0.0.1. */
-  hostname?: string;
-  /** Port; 0 picks a free one. Default 0. */
-  port?: number;
-  /** PEM certificate and key: listen with TLS. */
-  tls?: { cert: string; key: string } | undefined;
   /** Decoder limits. */
   limits?: Partial<TlvLimits>;
   /** Close a connection silent for this long (ms). Default {@linkcode DEFAULT_IDLE_TIMEOUT_MS}. */
@@ -125,17 +124,7 @@ export class TlvServer implements AsyncDisposable {
     this.#graceMs = options.graceMs ?? 5000;
     this.#log = options.log ?? new Logger({ name: "server" });
     this.#tracer = options.tracer;
-    const listen = {
-      hostname: options.hostname ?? "127.0.0.1",
-      port: options.port ?? 0,
-    };
-    this.#listener = options.tls
-      ? Deno.listenTls({
-        ...listen,
-        cert: options.tls.cert,
-        key: options.tls.key,
-      })
-      : Deno.listen(listen);
+    this.#listener = listenStream(options);
     this.addr = this.#listener.addr as Deno.NetAddr;
     this.finished = this.#done.promise;
     stopOnAbort(options.signal, () => this.shutdown(), this.finished);
@@ -195,19 +184,9 @@ export class TlvServer implements AsyncDisposable {
     try {
       this.#listener.close();
     } catch { /* already closed */ }
-    const all = [...this.#connections];
-    for (const c of all) c.beginShutdown();
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const grace = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, this.#graceMs);
-    });
-    Promise.race([Promise.all(all.map((c) => c.done)), grace])
-      .then(() => {
-        clearTimeout(timer);
-        for (const c of this.#connections) c.forceClose();
-        return Promise.all([...this.#connections].map((c) => c.done));
-      })
-      .then(() => this.#done.resolve());
+    drainConnections(this.#connections, this.#graceMs).then(() =>
+      this.#done.resolve()
+    );
     return this.finished;
   }
 
