@@ -42,6 +42,7 @@ import {
   LoadWorker,
   runLoad,
 } from "./_load.ts";
+import { fmt, formatRow } from "./_table.ts";
 
 /** The calc/echo throughput ratio a row must reach to pass. */
 export const TARGET_RATIO = 0.8;
@@ -262,24 +263,8 @@ function summary(rows: readonly CalcBenchRow[]): string {
     `${verified} of ${replies} replies decoded and checked, all correct`;
 }
 
-/** Two decimals, rounded down, so a ratio shown as 0.80 has passed 0.80. */
-function fmt(n: number): string {
-  return (Math.floor(n * 100) / 100).toFixed(2);
-}
-
 function rate(r: LoadResult): string {
   return Math.round(r.perSecond).toLocaleString("en-US");
-}
-
-function formatRow(
-  columns: readonly (readonly [string, number])[],
-  values: readonly string[],
-): string {
-  return values
-    .map((v, i) =>
-      i === 0 ? v.padEnd(columns[i]![1]) : v.padStart(columns[i]![1])
-    )
-    .join("  ");
 }
 
 /** CPU seconds used so far by the calling thread (`/proc` needs -A). */

@@ -55,6 +55,7 @@ import {
   LoadWorker,
   median,
 } from "./_load.ts";
+import { fmt, formatRow, printHeader } from "./_table.ts";
 
 /** The local/baseline throughput ratio a cell must reach to pass. */
 export const TARGET_RATIO = 0.7;
@@ -650,25 +651,4 @@ async function dnsperf(
       : "?",
     rcodes: field("Response codes") ?? "?",
   };
-}
-
-/** Two decimals, rounded down, so a ratio shown as 0.70 has passed 0.70. */
-function fmt(n: number): string {
-  return (Math.floor(n * 100) / 100).toFixed(2);
-}
-
-function printHeader(columns: readonly (readonly [string, number])[]): void {
-  printLine(formatRow(columns, columns.map(([name]) => name)));
-  printLine(formatRow(columns, columns.map(([, w]) => "-".repeat(w))));
-}
-
-function formatRow(
-  columns: readonly (readonly [string, number])[],
-  values: readonly string[],
-): string {
-  return values
-    .map((v, i) =>
-      i === 0 ? v.padEnd(columns[i]![1]) : v.padStart(columns[i]![1])
-    )
-    .join("  ");
 }

@@ -36,6 +36,7 @@ import { VideoCache } from "../roles/video/cache.ts";
 import { Edge } from "../roles/video/edge.ts";
 import { originService } from "../roles/video/origin.ts";
 import { originChannel } from "../roles/video/servers.ts";
+import { fmt, formatRow, printHeader } from "./_table.ts";
 
 /** The TLV/TCP cache-hit throughput ratio that passes. */
 export const TARGET_RATIO = 0.7;
@@ -738,11 +739,6 @@ function median(values: readonly number[]): number {
     : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
-/** Two decimals, rounded down, so a ratio shown as 0.70 has passed 0.70. */
-function fmt(n: number): string {
-  return (Math.floor(n * 100) / 100).toFixed(2);
-}
-
 function mbps(n: number): string {
   return Math.round(n).toLocaleString("en-US");
 }
@@ -770,22 +766,6 @@ function randomBytes(length: number): Uint8Array<ArrayBuffer> {
     crypto.getRandomValues(bytes.subarray(at, Math.min(at + 65536, length)));
   }
   return bytes;
-}
-
-function printHeader(columns: readonly (readonly [string, number])[]): void {
-  printLine(formatRow(columns, columns.map(([name]) => name)));
-  printLine(formatRow(columns, columns.map(([, w]) => "-".repeat(w))));
-}
-
-function formatRow(
-  columns: readonly (readonly [string, number])[],
-  values: readonly string[],
-): string {
-  return values
-    .map((v, i) =>
-      i === 0 ? v.padEnd(columns[i]![1]) : v.padStart(columns[i]![1])
-    )
-    .join("  ");
 }
 
 // ------------------------------------------------------------ entry points

@@ -55,6 +55,7 @@ import {
   LoadWorker,
   median,
 } from "./_load.ts";
+import { fmt, formatRow, printHeader } from "./_table.ts";
 
 /** socklab/Deno.serve requests per second a small-file row must reach. */
 export const SMALL_TARGET = 1.0;
@@ -367,27 +368,6 @@ function summary(rows: readonly WebBenchRow[]): string {
     `(target ≥ ${LARGE_TARGET.toFixed(2)}): ${passed}/${rows.length} PASS; ` +
     `${replies} responses, every status and length checked, ` +
     `${verified} bodies compared byte for byte, all correct`;
-}
-
-/** Two decimals, rounded down, so a ratio shown as 0.80 has passed 0.80. */
-function fmt(n: number): string {
-  return (Math.floor(n * 100) / 100).toFixed(2);
-}
-
-function printHeader(columns: readonly (readonly [string, number])[]): void {
-  printLine(formatRow(columns, columns.map(([name]) => name)));
-  printLine(formatRow(columns, columns.map(([, w]) => "-".repeat(w))));
-}
-
-function formatRow(
-  columns: readonly (readonly [string, number])[],
-  values: readonly string[],
-): string {
-  return values
-    .map((v, i) =>
-      i === 0 ? v.padEnd(columns[i]![1]) : v.padStart(columns[i]![1])
-    )
-    .join("  ");
 }
 
 function randomBytes(length: number): Uint8Array {
