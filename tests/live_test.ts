@@ -35,6 +35,7 @@ import { originService, type OriginStats } from "../roles/video/origin.ts";
 import { originChannel } from "../roles/video/servers.ts";
 import { loopFile } from "../roles/video/sources.ts";
 import { ROOT, tempDir } from "./_util.ts";
+import { within } from "./_raw_peer.ts";
 
 // ---------------------------------------------------------------- helpers
 
@@ -81,26 +82,6 @@ async function until(
       throw new Error(`timed out after ${ms} ms waiting for ${what}`);
     }
     await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
-
-/** Rejects when `promise` has not settled within `ms`. */
-async function within<T>(
-  promise: Promise<T>,
-  what: string,
-  ms = 5000,
-): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)),
-      ms,
-    );
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
   }
 }
 
@@ -283,6 +264,7 @@ Deno.test("an edge relays one origin subscription to 50 viewers and drops the on
 
   const firsts = await within(
     Promise.all(watchers.map((w) => w.first)),
+    5000,
     "every viewer's first bytes",
   );
   for (const bytes of firsts) {
@@ -353,7 +335,11 @@ Deno.test("GET /live/live on the edge streams MPEG-TS from the PAT and leaves wh
   const chunks: Uint8Array[] = [];
   let received = 0;
   while (received < 64 * KiB) {
-    const { value, done } = await within(reader.read(), "the stream's bytes");
+    const { value, done } = await within(
+      reader.read(),
+      5000,
+      "the stream's bytes",
+    );
     assert.equal(done, false, "the live stream does not end by itself");
     chunks.push(value);
     received += value.length;

@@ -21,6 +21,7 @@ import {
 import type { Message } from "../../protocol/tlv/registry.ts";
 import { sendLive } from "./library.ts";
 import { LiveChannel, type Viewer } from "./live.ts";
+import { within } from "../../tests/_raw_peer.ts";
 
 // ---------------------------------------------------------------- helpers
 
@@ -213,7 +214,11 @@ class Reader {
     if (this.received >= bytes) return Promise.resolve();
     const { promise, resolve } = Promise.withResolvers<void>();
     this.#waiters.push({ bytes, resolve });
-    return within(promise, `viewer ${this.viewer.id} to receive ${bytes} B`);
+    return within(
+      promise,
+      2000,
+      `viewer ${this.viewer.id} to receive ${bytes} B`,
+    );
   }
 
   async #read(): Promise<void> {
@@ -226,26 +231,6 @@ class Reader {
         return false;
       });
     }
-  }
-}
-
-/** Rejects when `promise` has not settled within `ms`. */
-async function within<T>(
-  promise: Promise<T>,
-  what: string,
-  ms = 2000,
-): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)),
-      ms,
-    );
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
   }
 }
 
@@ -322,7 +307,7 @@ Deno.test("LiveChannel opens its source on the first viewer and closes it after 
   assert.equal(source.current.signal.aborted, false, "b still watches");
   b.close();
   assert.equal(source.current.signal.aborted, true);
-  await within(source.current.finished, "the source to finish");
+  await within(source.current.finished, 2000, "the source to finish");
   assert.equal(channel.open, false);
   assert.equal(channel.stats.viewers, 0);
   assert.equal(channel.stats.peakViewers, 2);
@@ -336,7 +321,7 @@ Deno.test("LiveChannel reopens its source for a later viewer, which starts from 
   const upTo = SECOND_KEYFRAME + 20;
   await feedFromStart(source, first, upTo);
   first.viewer.close();
-  await within(source.current.finished, "the first opening to finish");
+  await within(source.current.finished, 2000, "the first opening to finish");
 
   const viewer = channel.subscribe();
   assert.equal(source.openings.length, 2);
@@ -450,7 +435,7 @@ Deno.test("LiveChannel drops a viewer that stops reading while the others keep r
 
   // What the idle viewer had queued is still a clean prefix; then it ends.
   const slow = new Reader(idle);
-  await within(slow.done, "the dropped viewer's iteration to end");
+  await within(slow.done, 2000, "the dropped viewer's iteration to end");
   assert.ok(slow.received > 0 && slow.received <= max);
   assertSameBytes(slow.bytes, expected.subarray(0, slow.received));
 });
@@ -463,7 +448,7 @@ Deno.test("LiveChannel ends every viewer with 'the channel ended' when its sourc
   source.push(packets(0, FIRST_KEYFRAME + 10));
   await a.receivedAtLeast(12 * TS_PACKET_SIZE);
   source.end();
-  await within(Promise.all([a.done, b.done]), "both viewers to end");
+  await within(Promise.all([a.done, b.done]), 2000, "both viewers to end");
   assert.equal(a.viewer.reason, "the channel ended");
   assert.equal(b.viewer.reason, "the channel ended");
   assert.equal(channel.stats.viewers, 0);
@@ -483,7 +468,7 @@ Deno.test("LiveChannel ends every viewer with the reason its source failed", asy
   source.push(packets(0, FIRST_KEYFRAME + 10));
   await b.receivedAtLeast(12 * TS_PACKET_SIZE);
   source.fail(new Error("camera unplugged"));
-  await within(Promise.all([a.done, b.done]), "both viewers to end");
+  await within(Promise.all([a.done, b.done]), 2000, "both viewers to end");
   for (const reader of [a, b]) {
     assert.match(reader.viewer.reason ?? "", /failed: camera unplugged/);
   }
@@ -499,12 +484,12 @@ Deno.test("LiveChannel.close() ends every viewer and closes the source", async (
   source.push(packets(0, FIRST_KEYFRAME + 10));
   await a.receivedAtLeast(12 * TS_PACKET_SIZE);
 
-  await within(channel.close(), "close()");
-  await within(Promise.all([a.done, b.done]), "both viewers to end");
+  await within(channel.close(), 2000, "close()");
+  await within(Promise.all([a.done, b.done]), 2000, "both viewers to end");
   assert.equal(a.viewer.reason, "the server is shutting down");
   assert.equal(b.viewer.reason, "the server is shutting down");
   assert.equal(source.current.signal.aborted, true);
-  await within(source.current.finished, "the source to finish");
+  await within(source.current.finished, 2000, "the source to finish");
   assert.equal(channel.open, false);
 
   const late = channel.subscribe();
@@ -546,7 +531,7 @@ Deno.test("sendLive() keeps a stalled peer's backlog in its viewer queue, drops 
     source.push(stream.subarray(at, at + CHUNK * TS_PACKET_SIZE));
   }
   // The dropped viewer was the last: its leaving closes the source.
-  await within(source.current.finished, "the viewer to be dropped");
+  await within(source.current.finished, 2000, "the viewer to be dropped");
   assert.equal(channel.stats.dropped, 1);
   // Not a MiB in the session's send queue beyond the viewer queue: what
   // the peer has not taken is at most one batch plus the bounded queue.
@@ -554,7 +539,7 @@ Deno.test("sendLive() keeps a stalled peer's backlog in its viewer queue, drops 
 
   unsent = 0;
   release.resolve();
-  await within(sending, "sendLive() to finish");
+  await within(sending, 2000, "sendLive() to finish");
   assert.equal(sent[0]?.type, "live_start");
   const last = sent.at(-1);
   assert.equal(last?.type, "live_end");
