@@ -46,6 +46,12 @@ export const SEND_HIGH_WATER_MARK = 1024 * 1024;
 
 const READ_BUFFER_SIZE = 256 * 1024;
 
+/**
+ * Bytes {@linkcode sendBulk} reads from its file at once (whole chunks):
+ * half the high-water mark, so one block is read while the other is sent.
+ */
+const READ_BLOCK_SIZE = SEND_HIGH_WATER_MARK / 2;
+
 /** Why a received transfer was refused. */
 export type BulkErrorCode =
   /** A frame other than `bulk_header` came first, or a second header came. */
@@ -228,6 +234,32 @@ export class DigestCache {
     }
   }
 
+  /**
+   * Records a digest already known for the file at `path` (a download
+   * verified against it), so the first request does not hash it again.
+   *
+   * @param path The file.
+   * @param info Its stat, taken after its last change (e.g. the rename).
+   * @param digest Its SHA-256.
+   *
+   * @example
+   * ```ts
+   * const result = await downloadToFile(frames, path);
+   * digests.remember(path, await Deno.stat(path), result.digest);
+   * ```
+   */
+  remember(path: string, info: Deno.FileInfo, digest: Uint8Array): void {
+    this.#entries.delete(path);
+    this.#entries.set(path, {
+      stamp: stampOf(info),
+      digest: Promise.resolve(digest),
+    });
+    for (const oldest of this.#entries.keys()) {
+      if (this.#entries.size <= this.#maxEntries) break;
+      this.#entries.delete(oldest);
+    }
+  }
+
   /** Forgets every file. */
   clear(): void {
     this.#entries.clear();
@@ -277,8 +309,8 @@ export interface SendBulkStreamOptions extends BulkSendOptions {
 
 /**
  * Sends a file as a bulk transfer answering request `id`: `bulk_header`,
- * `bulk_data` frames from `offset` on, `bulk_end`. Waits for the session's
- * queue to drain every {@linkcode SEND_HIGH_WATER_MARK} bytes, so a slow
+ * `bulk_data` frames from `offset` on, `bulk_end`. It never queues more
+ * than {@linkcode SEND_HIGH_WATER_MARK} bytes on the session, so a slow
  * receiver holds up this transfer instead of our memory.
  *
  * @param session The connection to send on.
@@ -315,11 +347,17 @@ export async function sendBulk(
     const pacer = new Pacer(session);
     sendHeader(session, options, start);
     let at = start;
+    // Whole chunks per read; one buffer for the whole transfer, as a
+    // session encodes what it is given before send() returns.
+    const block = new Uint8Array(Math.min(
+      chunkSize * Math.max(1, Math.floor(READ_BLOCK_SIZE / chunkSize)),
+      options.size - start,
+    ));
     while (at < options.size) {
-      const want = Math.min(chunkSize, options.size - at);
-      // A fresh buffer per chunk: a session may keep the fields it is given.
-      const buffer = new Uint8Array(want);
-      const n = await readFull(file, buffer);
+      const want = Math.min(block.length, options.size - at);
+      await pacer.room(want);
+      if (signal.aborted) return at - start;
+      const n = await readFull(file, block.subarray(0, want));
       if (signal.aborted) return at - start;
       if (n < want) {
         throw new Error(
@@ -328,14 +366,11 @@ export async function sendBulk(
           } of ${options.size} (it changed while being sent)`,
         );
       }
-      session.send("bulk_data", {
-        id: options.id,
-        offset: at,
-        data: buffer,
-      });
-      at += n;
-      await pacer.queued(n);
-      if (signal.aborted) return at - start;
+      for (let i = 0; i < n; i += chunkSize) {
+        const data = block.subarray(i, Math.min(i + chunkSize, n));
+        session.send("bulk_data", { id: options.id, offset: at, data });
+        at += data.length;
+      }
     }
     session.send("bulk_end", { id: options.id, size: options.size });
     return at - start;
@@ -392,9 +427,10 @@ export async function sendBulkStream(
         const data = chunk.subarray(i, i + chunkSize);
         session.send("bulk_data", { id: options.id, offset: at, data });
         at += data.length;
-        await pacer.queued(data.length);
-        if (signal.aborted) return at - start;
       }
+      // The next piece's size is unknown: keep half the mark free for it.
+      await pacer.room(SEND_HIGH_WATER_MARK / 2);
+      if (signal.aborted) return at - start;
     }
   } catch (error) {
     if (error instanceof ProtocolError) throw error;
@@ -419,20 +455,23 @@ export async function sendBulkStream(
   return at - start;
 }
 
-/** Waits for the session's queue to drain every high-water mark of bytes. */
+/**
+ * Keeps a session's queue under the high-water mark without letting it
+ * run dry: a sender waits only until the next piece fits, so the socket
+ * has the rest to write while that piece is read (waiting for an empty
+ * queue left it idle during every read).
+ */
 class Pacer {
   #session: Session;
-  #since = 0;
 
   constructor(session: Session) {
     this.#session = session;
   }
 
-  async queued(bytes: number): Promise<void> {
-    this.#since += bytes;
-    if (this.#since < SEND_HIGH_WATER_MARK) return;
-    this.#since = 0;
-    await this.#session.drained();
+  /** Waits until `bytes` more fit under {@linkcode SEND_HIGH_WATER_MARK}. */
+  async room(bytes: number): Promise<void> {
+    if (this.#session.queuedBytes + bytes <= SEND_HIGH_WATER_MARK) return;
+    await this.#session.drained(Math.max(0, SEND_HIGH_WATER_MARK - bytes));
   }
 }
 

@@ -471,7 +471,11 @@ export async function connectTlv(options: ConnectOptions): Promise<TlvClient> {
       cause: error,
     });
   }
-  const fc = new FrameConnection(conn, { tracer: options.tracer });
+  const fc = new FrameConnection(conn, {
+    tracer: options.tracer,
+    // A download grows it to 256 KiB: a quarter of the reads of 64 KiB.
+    maxReadBufferSize: 256 * 1024,
+  });
   const onAbort = () => fc.close();
   options.signal?.addEventListener("abort", onAbort, { once: true });
   fc.send("hello", {

@@ -41,12 +41,20 @@ export interface Session {
   readonly service: ServiceName;
   /** Aborted when the connection closes; long work should stop. */
   readonly signal: AbortSignal;
-  /** Queues a message to the peer. */
+  /**
+   * Queues a message to the peer. The fields are encoded (or copied)
+   * before it returns, so the caller may reuse its buffers at once.
+   */
   send<M extends MessageName>(type: M, fields: MessageFields<M>): void;
-  /** Resolves when the peer has taken what was queued (backpressure). */
-  drained(): Promise<void>;
+  /**
+   * Resolves when at most `below` bytes (default 0: none) are queued for
+   * the peer and not yet written (backpressure).
+   */
+  drained(below?: number): Promise<void>;
   /** Whether more is queued for the peer than it has taken (wait for `drained()`). */
   readonly congested: boolean;
+  /** Bytes queued for the peer and not yet written. */
+  readonly queuedBytes: number;
 }
 
 /** A TLV service: the logic of one system, testable without sockets. */
@@ -271,8 +279,12 @@ class Connection implements Session {
     this.fc.send(type, fields);
   }
 
-  drained(): Promise<void> {
-    return this.fc.drained();
+  drained(below = 0): Promise<void> {
+    return this.fc.drained(below);
+  }
+
+  get queuedBytes(): number {
+    return this.fc.pendingBytes;
   }
 
   async run(): Promise<void> {

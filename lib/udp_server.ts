@@ -110,6 +110,7 @@ export class UdpServer implements AsyncDisposable {
       },
       drained: () => Promise.resolve(),
       congested: false,
+      queuedBytes: 0,
     };
     let id: number | undefined;
     try {

@@ -55,6 +55,11 @@ export interface Frame {
   readonly type: number;
   /** The field items; valid only while the source buffer is. */
   readonly body: Uint8Array;
+  /**
+   * Whether `body` lies in memory nobody writes again, so decoded values
+   * may be views of it instead of copies.
+   */
+  readonly owned?: boolean;
 }
 
 /** One decoded field item: a scalar's bytes, or a group's children. */

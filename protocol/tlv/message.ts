@@ -70,17 +70,55 @@ export function encodeMessage<M extends MessageName>(
   type: M,
   fields: MessageFields<M>,
 ): Uint8Array {
+  const message = prepareMessage(type, fields);
+  const out = new Uint8Array(message.length);
+  message.writeTo(out, 0);
+  return out;
+}
+
+/** A message checked and measured, ready to be written where the caller wants. */
+export interface PreparedMessage {
+  /** Length of the whole frame in bytes, header included. */
+  readonly length: number;
+  /** Writes the frame into `out` at `offset` (`length` bytes must fit). */
+  writeTo(out: Uint8Array, offset: number): void;
+}
+
+/**
+ * Checks and measures a message of the registry without writing it, so a
+ * sender can encode it straight into a buffer of its own (e.g. the batch
+ * of frames it writes to a socket) instead of into a fresh array.
+ *
+ * Throws `TypeError` like {@linkcode encodeMessage}.
+ *
+ * @example
+ * ```ts
+ * const message = prepareMessage("pong", { id: 7 });
+ * const out = new Uint8Array(message.length);
+ * message.writeTo(out, 0);
+ * ```
+ */
+export function prepareMessage<M extends MessageName>(
+  type: M,
+  fields: MessageFields<M>,
+): PreparedMessage {
   const spec = MESSAGES[type];
   const prepared = prepareFields(
     spec.fields,
     fields as Record<string, unknown>,
     type,
   );
-  const length = prepared.reduce((n, p) => n + HEADER_LENGTH + p.length, 0);
-  const out = new Uint8Array(HEADER_LENGTH + length);
-  writeHeader(out, 0, spec.code, length);
-  writeFields(out, HEADER_LENGTH, prepared);
-  return out;
+  const bodyLength = prepared.reduce(
+    (n, p) => n + HEADER_LENGTH + p.length,
+    0,
+  );
+  return {
+    length: HEADER_LENGTH + bodyLength,
+    writeTo(out, offset) {
+      writeHeader(out, offset, spec.code, bodyLength);
+      writeFields(out, offset + HEADER_LENGTH, prepared);
+    },
+  };
 }
 
 function prepareFields(
@@ -204,8 +242,9 @@ function writeScalar(view: DataView, at: number, spec: FieldSpec, v: unknown) {
 }
 
 /**
- * Decodes a frame into a registry message. Values are copies: the result
- * stays valid after the frame's buffer is reused.
+ * Decodes a frame into a registry message. The result stays valid after
+ * the frame's buffer is reused: values are copies, except `bytes` values of
+ * an `owned` frame, which are views of its body (nobody writes it again).
  *
  * Unknown fields are skipped (newer peers may add fields); unknown message
  * types, missing required fields and wrong-size values throw
@@ -230,7 +269,12 @@ export function decodeMessage(
     );
   }
   const items = decodeItems(frame.body, limits);
-  const fields = readFields(MESSAGES[type].fields, items, type);
+  const fields = readFields(
+    MESSAGES[type].fields,
+    items,
+    type,
+    frame.owned === true,
+  );
   return { type, fields } as Message;
 }
 
@@ -238,13 +282,14 @@ function readFields(
   spec: FieldsSpec,
   items: readonly Item[],
   owner: string,
+  owned: boolean,
 ): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const item of items) {
     const name = fieldName(item.tag);
     if (name === undefined || !Object.hasOwn(spec, name)) continue;
     const field: FieldSpec = FIELDS[name];
-    const value = readValue(field, name, item, owner);
+    const value = readValue(field, name, item, owner, owned);
     if (spec[name] === "repeated") {
       ((out[name] ??= []) as unknown[]).push(value);
     } else if (Object.hasOwn(out, name)) {
@@ -274,10 +319,11 @@ function readValue(
   name: string,
   item: Item,
   owner: string,
+  owned: boolean,
 ): unknown {
   if ("items" in item) {
     if (spec.kind !== "group") throw mismatch(owner, name, "a group");
-    return readFields(spec.fields ?? {}, item.items, name);
+    return readFields(spec.fields ?? {}, item.items, name, owned);
   }
   if (spec.kind === "group") throw mismatch(owner, name, "a scalar");
   const bytes = item.value;
@@ -329,7 +375,8 @@ function readValue(
         );
       }
     default:
-      return bytes.slice();
+      // A view when nobody writes the frame's memory again, else a copy.
+      return owned ? bytes : bytes.slice();
   }
 }
 

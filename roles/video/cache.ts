@@ -374,7 +374,10 @@ export class VideoCache {
         onProgress: (received) => fetch.progress(received),
       });
       const fileName = fetch.header!.fileName;
-      await Deno.rename(fetch.staging, join(this.#options.dir.root, fileName));
+      const entry = join(this.#options.dir.root, fileName);
+      await Deno.rename(fetch.staging, entry);
+      // Verified against this digest: the first hit need not hash it again.
+      this.#digests.remember(entry, await Deno.stat(entry), result.digest);
       this.#touch(fileName);
       log.info("cached from the origin", {
         video: fileName,

@@ -520,6 +520,9 @@ Deno.test("sendLive() keeps a stalled peer's backlog in its viewer queue, drops 
     get congested() {
       return unsent > 1024 * 1024;
     },
+    get queuedBytes() {
+      return unsent;
+    },
   };
   const sending = sendLive(session, 7, channel);
 
