@@ -5,7 +5,11 @@
  * @module
  */
 
-import { describeFrame, hexDump } from "../protocol/tlv/describe.ts";
+import {
+  describeFrame,
+  hexDump,
+  redactSecrets,
+} from "../protocol/tlv/describe.ts";
 import { HEADER_LENGTH } from "../protocol/tlv/registry.ts";
 import type { LogSink } from "./log.ts";
 import { stderrSink } from "./log.ts";
@@ -40,7 +44,7 @@ export class Tracer {
     const body = bytes.subarray(HEADER_LENGTH);
     const arrow = direction === "send" ? "→" : "←";
     let line = `${arrow} ${peer} ${describeFrame(type, body)}`;
-    if (this.mode === "hex") line += "\n" + hexDump(bytes);
+    if (this.mode === "hex") line += "\n" + hexDump(redactSecrets(bytes));
     this.#sink(line);
   }
 }

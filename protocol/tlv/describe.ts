@@ -12,6 +12,7 @@ import {
   fieldName,
   FIELDS,
   type FieldSpec,
+  HEADER_LENGTH,
   messageName,
 } from "./registry.ts";
 
@@ -48,6 +49,7 @@ function describeItems(items: readonly Item[]): string[] {
       return `${label}{${describeItems(item.items).join(" ")}}`;
     }
     const spec: FieldSpec | undefined = name && FIELDS[name];
+    if (spec?.secret) return `${label}=***`;
     return `${label}=${describeValue(spec, name, item.value)}`;
   });
 }
@@ -101,6 +103,39 @@ function bytesSummary(bytes: Uint8Array): string {
 
 function hex(bytes: Uint8Array): string {
   return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/**
+ * A copy of a whole frame (header included) with the value of every secret
+ * field (password, token) overwritten by `*`, for hex dumps. Bytes that do
+ * not decode are returned as they are (a copy).
+ *
+ * @example
+ * ```ts
+ * const bytes = encodeMessage("login", { id: 1, user: "ann", password: "pw" });
+ * hexDump(redactSecrets(bytes)); // "…70 77…" never appears
+ * ```
+ */
+export function redactSecrets(frame: Uint8Array): Uint8Array {
+  const copy = frame.slice();
+  try {
+    mask(decodeItems(copy.subarray(HEADER_LENGTH), DEFAULT_LIMITS));
+  } catch {
+    // Malformed: nothing can be recognised as a secret field.
+  }
+  return copy;
+}
+
+function mask(items: readonly Item[]): void {
+  for (const item of items) {
+    if ("items" in item) {
+      mask(item.items);
+      continue;
+    }
+    const name = fieldName(item.tag);
+    const spec: FieldSpec | undefined = name && FIELDS[name];
+    if (spec?.secret) (item.value as Uint8Array).fill(0x2a);
+  }
 }
 
 /**

@@ -47,6 +47,11 @@ export interface FieldSpec {
   readonly doc: string;
   /** For groups: the fields inside. */
   readonly fields?: FieldsSpec;
+  /**
+   * A secret (password, session token): `--trace`, hex dumps and the
+   * dissector show `***` instead of its value.
+   */
+  readonly secret?: boolean;
 }
 
 /** One message type of the registry. */
@@ -168,6 +173,29 @@ export const FIELDS = {
     tag: 0x0015,
     kind: "string",
     doc: "A JSON document (counters, listings).",
+  },
+  user: {
+    tag: 0x0016,
+    kind: "string",
+    doc: "A user name (HW5 login).",
+  },
+  password: {
+    tag: 0x0017,
+    kind: "string",
+    doc: "The user's password, UTF-8; never shown in traces (use TLS).",
+    secret: true,
+  },
+  token: {
+    tag: 0x0018,
+    kind: "string",
+    doc: "A session token from login_ok; resumes the session on a new " +
+      "connection until it expires. Never shown in traces.",
+    secret: true,
+  },
+  ttl: {
+    tag: 0x0019,
+    kind: "u32",
+    doc: "Seconds until the session token expires.",
   },
   entry: {
     tag: 0x8002,
@@ -324,6 +352,65 @@ export const MESSAGES = {
     doc: "The counters as a JSON object.",
     fields: { id: "required", json: "required" },
   },
+  login: {
+    code: 0x0500,
+    service: "auth",
+    doc: "Logs in as `user`; answered by login_ok, or bad_credentials / " +
+      "locked_out. On a server with users, every service message before " +
+      "it is refused with auth_required.",
+    fields: { id: "required", user: "required", password: "required" },
+  },
+  resume: {
+    code: 0x0501,
+    service: "auth",
+    doc: "Resumes a session on this connection with the token of an " +
+      "earlier login; answered by login_ok, or bad_token.",
+    fields: { id: "required", token: "required" },
+  },
+  login_ok: {
+    code: 0x0502,
+    service: "auth",
+    doc: "The connection is now `user`'s; `token` resumes the session on " +
+      "another connection for `ttl` seconds.",
+    fields: {
+      id: "required",
+      user: "required",
+      token: "required",
+      ttl: "required",
+    },
+  },
+  logout: {
+    code: 0x0503,
+    service: "auth",
+    doc: "Ends the session: the token stops working and the connection is " +
+      "anonymous again; answered by logout_ok.",
+    fields: { id: "required" },
+  },
+  logout_ok: {
+    code: 0x0504,
+    service: "auth",
+    doc: "The session has ended.",
+    fields: { id: "required" },
+  },
+  image_get: {
+    code: 0x0600,
+    service: "image",
+    doc: "Asks for an image from `offset` (default 0); answered by a bulk " +
+      "transfer with the same id.",
+    fields: { id: "required", name: "required", offset: "optional" },
+  },
+  image_list: {
+    code: 0x0601,
+    service: "image",
+    doc: "Asks which images the server has.",
+    fields: { id: "required" },
+  },
+  image_list_reply: {
+    code: 0x0602,
+    service: "image",
+    doc: "The images, one entry each.",
+    fields: { id: "required", entry: "repeated" },
+  },
 } as const satisfies Record<string, MessageSpec>;
 
 /** Error codes carried by `error` frames. */
@@ -415,6 +502,23 @@ export const ERRORS = {
     code: 51,
     doc: "The resume offset is beyond the end of the object.",
   },
+  auth_required: {
+    code: 64,
+    doc: "This server has users: log in (or resume) before using a service.",
+  },
+  bad_credentials: {
+    code: 65,
+    doc: "The user name or password is wrong (which one is not said).",
+  },
+  locked_out: {
+    code: 66,
+    doc: "Too many failed logins for this user or address; the message " +
+      "says when to try again.",
+  },
+  bad_token: {
+    code: 67,
+    doc: "The session token is unknown, expired or logged out; log in again.",
+  },
 } as const satisfies Record<string, { code: number; doc: string }>;
 
 /** Services a hello may ask for. */
@@ -422,6 +526,11 @@ export const SERVICES = {
   echo: "Sends every echo_request back as an echo_reply.",
   calc: "Evaluates arithmetic expressions (HW1).",
   video: "Videos by name as bulk transfers, live channels, counters (HW4).",
+  auth: "Login, session resume and logout (HW5); on a server with users " +
+    "every other service accepts these messages too.",
+  image: "Images by name as bulk transfers, and their listing (HW5).",
+  hub: "The integrated service (HW5): calc, image, video and auth messages " +
+    "on one connection.",
 } as const satisfies Record<string, string>;
 
 /** A field name of the registry. */
