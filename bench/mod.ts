@@ -13,6 +13,7 @@
 import { Logger, printLine } from "../lib/log.ts";
 import { runCalcBench } from "./calc_bench.ts";
 import { runDnsBench } from "./dns_bench.ts";
+import { runHubBench } from "./hub_bench.ts";
 import { runVideoBench } from "./video_bench.ts";
 import { runWebBench } from "./web_bench.ts";
 
@@ -50,6 +51,12 @@ export const BENCHES: readonly Bench[] = [
     title:
       "cache hit vs a plain TCP copy, first byte cold vs warm, live relay to 200 viewers",
     run: () => runVideoBench(),
+  },
+  {
+    name: "hub",
+    title:
+      "local server (hub, logged in): calc/s idle vs beside 20 video downloads; logins/s at the default PBKDF2 cost vs 1000 iterations",
+    run: () => runHubBench(),
   },
 ];
 

@@ -17,6 +17,13 @@ export interface AtomicWriteOptions {
    * its `.tmp` (a role allowed to write `Result.html` and nothing else).
    */
   fixedTemp?: boolean;
+  /**
+   * Permission bits of the new file (before the umask), e.g. `0o600` for a
+   * file of password hashes. Set on the temporary file when it is created,
+   * so the file is never readable by others, not even between write and
+   * rename. Ignored on Windows.
+   */
+  mode?: number;
 }
 
 /**
@@ -44,9 +51,12 @@ export async function writeFileAtomic(
   try {
     using file = await Deno.open(
       temp,
-      options.fixedTemp
-        ? { write: true, create: true, truncate: true }
-        : { write: true, createNew: true },
+      {
+        ...(options.fixedTemp
+          ? { write: true, create: true, truncate: true }
+          : { write: true, createNew: true }),
+        ...(options.mode !== undefined ? { mode: options.mode } : {}),
+      },
     );
     let at = 0;
     while (at < bytes.length) at += await file.write(bytes.subarray(at));

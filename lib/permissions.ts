@@ -12,18 +12,24 @@ export type FileAccess = "none" | "read" | "read-write";
 const NEVER: Deno.PermissionName[] = ["run", "ffi", "env", "sys"];
 
 /**
- * Revokes every permission the role's `files` level does not include.
+ * Revokes every permission the role's `files` level does not include, and
+ * the network too when `options.network` is false.
  * Revoking one never granted is a no-op, so this is safe under `-P=ROLE` too.
  *
  * @example
  * ```ts
  * dropPermissions("none"); // network only from here on
+ * dropPermissions("read-write", { network: false }); // files only
  * ```
  */
-export function dropPermissions(files: FileAccess): void {
+export function dropPermissions(
+  files: FileAccess,
+  options: { network?: boolean } = {},
+): void {
   const names = [...NEVER];
   if (files !== "read-write") names.push("write");
   if (files === "none") names.push("read");
+  if (options.network === false) names.push("net");
   for (const name of names) {
     try {
       Deno.permissions.revokeSync({ name } as Deno.PermissionDescriptor);

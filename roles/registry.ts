@@ -15,6 +15,7 @@ import type { Role } from "./role.ts";
 import { webServerRole } from "./web/server.ts";
 import { videoClientRole } from "./video/client.ts";
 import { globalServerRole, localServerRole } from "./video/servers.ts";
+import { passwdRole } from "./hub/passwd.ts";
 
 /** All roles, in the order `--help` lists them. */
 export const ROLES: readonly Role[] = [
@@ -30,6 +31,7 @@ export const ROLES: readonly Role[] = [
   globalServerRole,
   localServerRole,
   videoClientRole,
+  passwdRole,
 ];
 
 /** The role called `name`, or `undefined`. */

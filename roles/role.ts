@@ -31,6 +31,8 @@ export interface RoleContext {
   readonly tls: { cert: string; key: string } | undefined;
   /** Client trust: extra CA certificates (PEM), when `--tls` is given. */
   readonly clientTls: { caCerts?: string[] } | undefined;
+  /** The role's `env` variables that were set, read before env was revoked. */
+  readonly env: ReadonlyMap<string, string>;
 }
 
 /** One role of the binary. */
@@ -50,6 +52,16 @@ export interface Role {
   readonly examples: readonly string[];
   /** Files the role may touch; everything else is revoked at start. */
   readonly files: FileAccess;
+  /**
+   * `false` for a role that never uses the network (a local file tool): its
+   * net permission is revoked at start too. Default true.
+   */
+  readonly network?: boolean;
+  /**
+   * Environment variables the role reads (e.g. SOCKLAB_PASSWORD): read at
+   * start into `ctx.env`, before every env permission is revoked.
+   */
+  readonly env?: readonly string[];
   /** Runs the role; resolves to the exit code. */
   run(ctx: RoleContext): Promise<number>;
 }

@@ -119,7 +119,18 @@ export async function runRole(
         : {};
     }
   }
-  dropPermissions(role.files);
+  // So are the environment variables a role reads (then env is revoked).
+  const env = new Map<string, string>();
+  for (const name of role.env ?? []) {
+    let value: string | undefined;
+    try {
+      value = Deno.env.get(name);
+    } catch {
+      // Not granted (a narrower -P set): as if unset.
+    }
+    if (value !== undefined) env.set(name, value);
+  }
+  dropPermissions(role.files, { network: role.network ?? true });
 
   using stop = shutdownSignal();
   return await role.run({
@@ -130,5 +141,6 @@ export async function runRole(
     signal: stop.signal,
     tls,
     clientTls,
+    env,
   });
 }

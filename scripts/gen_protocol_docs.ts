@@ -363,6 +363,45 @@ function lifecycleSection(): string {
       "bytes for the next frame. The server accepts frames split or",
       "coalesced in any way, and may answer pipelined requests in one write.",
     ),
+    "### Logins and the hub (HW5)",
+    para(
+      "A local server started with users (`--users FILE`) refuses every",
+      "service message with `auth_required` until the connection has logged",
+      "in. The `auth` messages are accepted on every service of such a",
+      "server, so a client logs in on the connection it uses:",
+    ),
+    code(
+      "text",
+      [
+        ["client", "", "local server"],
+        ['hello version=1 service="hub"', "──►", ""],
+        ["", "◄──", "hello_ok"],
+        ["calc_request id=1 …", "──►", ""],
+        ["", "◄──", "error id=1 code=64 (auth_required)"],
+        ['login id=2 user="alice" password=…', "──►", ""],
+        ["", "◄──", 'login_ok id=2 user="alice" token=… ttl=3600'],
+        ["calc_request id=3 …", "──►", ""],
+        ["", "◄──", "calc_result id=3 …"],
+      ].map(([left, arrow, right]) =>
+        `${left!.padEnd(36)} ${arrow!.padEnd(3)} ${right}`.trimEnd()
+      ).join("\n"),
+    ),
+    bullets([
+      "A wrong user name or password is `bad_credentials` (which of the two " +
+      "is not said), answered after a short delay; repeated failures for a " +
+      "user or from an address are `locked_out`, whose message says when to " +
+      "try again.",
+      "`login_ok` carries a random `token`: `resume` with it gives another " +
+      "connection the same identity until `ttl` seconds have passed " +
+      "(`bad_token` after that). `logout` ends the session on every " +
+      "connection that shares the token.",
+      "Passwords and tokens are sent as they are: use TLS when the network " +
+      "is not your own. `--trace` shows them as `***`.",
+      "The `hub` service offers the calc, video, image and auth messages on " +
+      "one connection; each message goes to the service the message table " +
+      "names. A server without users answers `login` with " +
+      "`unexpected_message`: nothing needs a login there.",
+    ]),
   );
 }
 
@@ -391,8 +430,8 @@ function bulkSection(): string {
     para(
       "Files, images, video and live streams travel as a transfer of three",
       "message types shared by every service (service `bulk` in the message",
-      "table). The services that use them arrive in later versions of",
-      "socklab; the rules below are generic.",
+      "table): `video_get` (HW4) and `image_get` (HW5) are answered this",
+      "way. The rules below are generic.",
     ),
     code("text", bulkDiagram()),
     numbered([

@@ -119,14 +119,42 @@ Deno.test("dropPermissions() under the binary grant: none denies read and write,
   ]);
 });
 
-Deno.test("deno.json has a permission set named after every role, with no more file access than its files level", () => {
+Deno.test("dropPermissions() with network: false also revokes net (the passwd role)", async () => {
+  await using tmp = await outsideTempDir();
+  const readable = join(tmp.path, "readable.txt");
+  await Deno.writeTextFile(readable, "probe\n");
+  const { code, stdout, stderr } = await runScript(PROBE, [
+    "read-write",
+    readable,
+    tmp.path,
+    "offline",
+  ]);
+  assert.equal(code, 0, stderr);
+  assert.deepEqual(JSON.parse(stdout), {
+    read: "allowed",
+    write: "allowed",
+    net: "prompt",
+  });
+});
+
+Deno.test("deno.json has a permission set named after every role, with no more file or network access than the role declares", () => {
   for (const role of ROLES) {
     const set = PERMISSIONS[role.name];
     assert.ok(set, `deno.json "permissions" has a "${role.name}" set`);
-    assert.ok(set.net, `${role.name} may use the network`);
-    for (const never of ["run", "ffi", "env", "sys", "import"]) {
+    if (role.network === false) {
+      assert.ok(!set.net, `${role.name} (network: false) has no net`);
+    } else {
+      assert.ok(set.net, `${role.name} may use the network`);
+    }
+    for (const never of ["run", "ffi", "sys", "import"]) {
       assert.ok(!set[never], `${role.name} set grants no ${never}`);
     }
+    // Environment variables: exactly those the role declares it reads.
+    assert.deepEqual(
+      set.env ?? [],
+      [...(role.env ?? [])],
+      `${role.name} set grants env for what the role reads, nothing more`,
+    );
     if (role.files !== "read-write") {
       assert.ok(!set.write, `${role.name} (files: ${role.files}) has no write`);
     }
@@ -137,7 +165,14 @@ Deno.test("deno.json has a permission set named after every role, with no more f
 });
 
 Deno.test("the compile task embeds the binary grant that tests run roles under", () => {
-  assert.deepEqual(PERMISSIONS.binary, { net: true, read: true, write: true });
+  // Every variable some role reads (read at start, then env is revoked).
+  const env = [...new Set(ROLES.flatMap((role) => role.env ?? []))].sort();
+  assert.deepEqual(PERMISSIONS.binary, {
+    net: true,
+    read: true,
+    write: true,
+    ...(env.length > 0 ? { env } : {}),
+  });
   const compile = config.tasks.compile;
   assert.match(compile, /(^|\s)-P=binary(\s|$)/);
   assert.match(compile, /(^|\s)main\.ts(\s|$)/);

@@ -23,6 +23,7 @@ import { downloadVideo, formatSummary } from "../video/client.ts";
 import { Edge } from "../video/edge.ts";
 import { originService } from "../video/origin.ts";
 import {
+  DEFAULT_IMAGES,
   DEFAULT_LIVE_SOURCE,
   DEFAULT_VIDEOS,
   originChannel,
@@ -38,6 +39,12 @@ import {
   startLocal,
 } from "../dns/servers.ts";
 import { webApp } from "../web/app.ts";
+import { downloadToFile } from "../../lib/bulk.ts";
+import { RemoteError } from "../../protocol/tlv/protocol_error.ts";
+import { AuthGate } from "../hub/gate.ts";
+import { hubServices } from "../hub/hub.ts";
+import { imageService } from "../hub/images.ts";
+import { setPassword, UserStore } from "../hub/users.ts";
 import { ResultsPage } from "../web/results_page.ts";
 import { DEFAULT_EXPRESSIONS, DEFAULT_ROOT } from "../web/server.ts";
 
@@ -324,6 +331,255 @@ async function video(ctx: RoleContext): Promise<PartReport> {
   }
 }
 
+/** One step of the integrated system's run, for the table. */
+interface HubStep {
+  step: string;
+  ok: boolean;
+  result: string;
+  source: string;
+  bytes: number;
+  ms: number;
+}
+
+/** The demo user the HW5 part creates (a public demo password). */
+export const DEMO_USER = { name: "demo", password: "socklab-demo" };
+
+/**
+ * HW5: the whole integrated system. A global server (videos, live, calc),
+ * a local server (cache, relay, calc, images) that requires a login, a demo
+ * user written to a users file, and one client through every step.
+ */
+async function hub(ctx: RoleContext): Promise<PartReport> {
+  const quiet = ctx.log.level === "debug"
+    ? ctx.log
+    : new Logger({ level: "error", name: "hub" });
+  const dir = `${DEMO_VIDEO_DIR}/hub`;
+  await Deno.remove(dir, { recursive: true }).catch(() => {});
+  await Deno.mkdir(`${dir}/cache`, { recursive: true });
+  await Deno.mkdir(`${dir}/downloads`, { recursive: true });
+  const usersFile = `${dir}/users.txt`;
+  await setPassword(usersFile, DEMO_USER.name, DEMO_USER.password);
+  const channel = originChannel("live", DEFAULT_LIVE_SOURCE, quiet);
+  const origin = originService({
+    videos: await ConfinedRoot.open(DEFAULT_VIDEOS),
+    channels: new Map([["live", channel]]),
+  });
+  try {
+    await using global = new TlvServer({
+      services: [origin.service, calcService()],
+      log: quiet,
+    });
+    const connectOrigin = () =>
+      connectTlv({ port: global.addr.port, service: "video" });
+    const cache = await VideoCache.open({
+      dir: await ConfinedRoot.open(`${dir}/cache`),
+      maxBytes: 64 * 1024 * 1024,
+      origin: connectOrigin,
+      log: quiet,
+    });
+    await cache.preload(`${DEFAULT_VIDEOS}/video_2023.mp4`);
+    await using edge = new Edge({ cache, origin: connectOrigin, log: quiet });
+    const gate = new AuthGate({
+      users: await UserStore.load(usersFile),
+      log: quiet,
+    });
+    const images = imageService({
+      images: await ConfinedRoot.open(DEFAULT_IMAGES),
+    });
+    await using local = new TlvServer({
+      services: hubServices({
+        calc: calcService(),
+        video: edge.service,
+        image: images,
+        gate,
+      }),
+      log: quiet,
+    });
+    await using client = await connectTlv({
+      port: local.addr.port,
+      service: "hub",
+    });
+    const steps: HubStep[] = [];
+    const step = async (
+      name: string,
+      work: () => Promise<Omit<HubStep, "step" | "ms">>,
+    ) => {
+      const started = performance.now();
+      let done: Omit<HubStep, "step" | "ms">;
+      try {
+        done = await work();
+      } catch (error) {
+        done = {
+          ok: false,
+          result: `failed: ${(error as Error).message}`,
+          source: "-",
+          bytes: 0,
+        };
+      }
+      steps.push({ step: name, ms: performance.now() - started, ...done });
+    };
+    const refusedWith = async (promise: Promise<unknown>) => {
+      const error = await promise.then(() => undefined, (e) => e);
+      return error instanceof RemoteError ? error.codeName ?? "" : "answered";
+    };
+    await step("calc before login", async () => {
+      const code = await refusedWith(
+        client.request("calc_request", { expression: "1+1" }),
+      );
+      return {
+        ok: code === "auth_required",
+        result: `refused: ${code}`,
+        source: "local",
+        bytes: 0,
+      };
+    });
+    await step("wrong password", async () => {
+      const code = await refusedWith(
+        client.request("login", { user: DEMO_USER.name, password: "guess" }),
+      );
+      return {
+        ok: code === "bad_credentials",
+        result: `refused: ${code}`,
+        source: "local",
+        bytes: 0,
+      };
+    });
+    await step(`login ${DEMO_USER.name}`, async () => {
+      const answer = await client.request("login", {
+        user: DEMO_USER.name,
+        password: DEMO_USER.password,
+      });
+      const ok = answer.type === "login_ok";
+      return {
+        ok,
+        result: ok ? `session for ${answer.fields.ttl} s` : answer.type,
+        source: "local",
+        bytes: 0,
+      };
+    });
+    for (const expression of ["2*(3+4)", "sqrt(2)^2", "1/0"]) {
+      await step(`calc ${expression}`, async () => {
+        const [outcome] = await calculateAll(client, [expression]);
+        const line = formatOutcome(outcome!);
+        return {
+          ok: expression === "1/0"
+            ? line.includes("error")
+            : !line.includes("error"),
+          result: line,
+          source: "local",
+          bytes: 0,
+        };
+      });
+    }
+    await step("image campus", async () => {
+      const path = `${dir}/downloads/campus.png`;
+      const result = await downloadToFile(
+        client.stream("image_get", { name: "campus" }),
+        path,
+      );
+      const same = await sameFile(path, `${DEFAULT_IMAGES}/campus.png`);
+      return {
+        ok: same,
+        result: `${result.name ?? "campus"}, digest verified${
+          same ? "" : ", CONTENT DIFFERS"
+        }`,
+        source: "local",
+        bytes: result.bytes,
+      };
+    });
+    for (const name of ["video_2023", "video_2022"]) {
+      await step(`video ${name}`, async () => {
+        const summary = await downloadVideo(
+          client,
+          name,
+          `${dir}/downloads/${name}.mp4`,
+        );
+        const same = await sameFile(
+          summary.path,
+          `${DEFAULT_VIDEOS}/${name}.mp4`,
+        );
+        const want = name === "video_2023" ? "cache" : "origin";
+        return {
+          ok: same && summary.source === want,
+          result: `digest verified${same ? "" : ", CONTENT DIFFERS"}`,
+          source: summary.source,
+          bytes: summary.bytes,
+        };
+      });
+    }
+    await step("live, 2 s", async () => {
+      let bytes = 0;
+      let first = -1;
+      const stream = client.stream("live_subscribe", { name: "live" }, {
+        highWaterMark: 64,
+      });
+      const until = performance.now() + 2000;
+      for await (const frame of stream) {
+        if (frame.type === "live_data") {
+          if (first < 0) first = frame.fields.data[0] ?? -1;
+          bytes += frame.fields.data.length;
+        }
+        if (performance.now() >= until) break;
+      }
+      return {
+        ok: bytes > 0 && first === 0x47,
+        result: `MPEG-TS, first byte 0x${first.toString(16)}`,
+        source: "origin via relay",
+        bytes,
+      };
+    });
+    const lines = [
+      `users file ${usersFile}: user "${DEMO_USER.name}" (PBKDF2-SHA256)`,
+      ...formatHubSteps(steps),
+      `origin answered ${origin.stats.requests} video request(s); gate: ${gate.stats.logins} login(s), ${gate.stats.failures} failure(s), ${gate.stats.refused} refusal(s)`,
+    ];
+    return {
+      part: `integrated (HW5) local tcp://${
+        formatAddr(local.addr)
+      } (login required), global tcp://${formatAddr(global.addr)}`,
+      ok: steps.every((s) => s.ok) && origin.stats.requests === 1,
+      lines,
+    };
+  } finally {
+    await channel.close();
+  }
+}
+
+/** The HW5 steps as a table. */
+function formatHubSteps(steps: readonly HubStep[]): string[] {
+  const columns = [
+    ["", 4],
+    ["step", 20],
+    ["from", 17],
+    ["bytes", 10],
+    ["ms", 8],
+    ["result", 0],
+  ] as const;
+  const row = (cells: string[]) =>
+    cells.map((c, i) => {
+      const width = columns[i]![1];
+      return i === 3 || i === 4 ? c.padStart(width) : c.padEnd(width);
+    }).join(" ").trimEnd();
+  return [
+    row(columns.map(([name]) => name)),
+    ...steps.map((s) =>
+      row([
+        s.ok ? "ok" : "FAIL",
+        s.step,
+        s.source,
+        s.bytes.toLocaleString("en-US"),
+        s.ms.toFixed(1),
+        s.result,
+      ])
+    ),
+  ];
+}
+
+async function sameFile(a: string, b: string): Promise<boolean> {
+  const [x, y] = await Promise.all([Deno.readFile(a), Deno.readFile(b)]);
+  return x.length === y.length && x.every((byte, i) => byte === y[i]);
+}
+
 /** The demo role. */
 export const demoRole: Role = {
   name: "demo",
@@ -338,7 +594,7 @@ export const demoRole: Role = {
       "socklab demo: every system on loopback, driven by its own client\n",
     );
     let failed = 0;
-    for (const part of [echoTcp, echoUdp, calc, web, dns, video]) {
+    for (const part of [echoTcp, echoUdp, calc, web, dns, video, hub]) {
       let report: PartReport;
       try {
         report = await part(ctx);

@@ -254,7 +254,8 @@ export class VideoCache {
       this.#reading(found.fileName, +1);
       try {
         const digest = await this.#digests.digest(found.path, found.info);
-        this.stats.bytesFromCache += await sendBulk(session, {
+        // Read the counter after the await: transfers run concurrently.
+        const sent = await sendBulk(session, {
           id,
           name: found.fileName,
           file: found.path,
@@ -263,6 +264,7 @@ export class VideoCache {
           offset,
           source: "cache",
         });
+        this.stats.bytesFromCache += sent;
       } finally {
         this.#reading(found.fileName, -1);
       }
@@ -283,7 +285,8 @@ export class VideoCache {
       );
     }
     try {
-      this.stats.bytesFromOrigin += await sendBulkStream(session, {
+      // Read the counter after the await: transfers run concurrently.
+      const sent = await sendBulkStream(session, {
         id,
         name: header.fileName,
         size: header.size,
@@ -292,6 +295,7 @@ export class VideoCache {
         source: "origin",
         chunks: fetch.read(offset),
       });
+      this.stats.bytesFromOrigin += sent;
     } catch (error) {
       throw asProtocolError(error, name);
     }

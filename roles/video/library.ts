@@ -2,40 +2,43 @@
  * Videos by name in a confined directory, shared by the origin and the
  * cache: `video_2022` is the file `video_2022`, or `video_2022.mp4`, `.m2t`,
  * `.ts`, `.webm` — whichever exists. Names come from the network, so they go
- * through the confined-root helper and may not leave the directory.
+ * through `lib/named_files.ts` (shared with the image service) and the
+ * confined-root helper, and may not leave the directory.
  *
  * @module
  */
 
 import { DigestCache } from "../../lib/bulk.ts";
-import { ConfinedPathError, type ConfinedRoot } from "../../lib/confined_fs.ts";
+import type { ConfinedRoot } from "../../lib/confined_fs.ts";
+import {
+  checkName as checkFileName,
+  findNamed,
+  type FoundFile,
+  listNamed,
+} from "../../lib/named_files.ts";
 import type { Session } from "../../lib/server.ts";
-import { ProtocolError } from "../../protocol/tlv/protocol_error.ts";
 import type { LiveChannel } from "./live.ts";
 
 /** Extensions tried after the bare name, in order. */
 export const VIDEO_EXTENSIONS = ["", ".mp4", ".m2t", ".ts", ".webm", ".mkv"];
 
-/** A video found on disk. */
-export interface FoundVideo {
-  readonly path: string;
-  readonly fileName: string;
-  readonly info: Deno.FileInfo;
-}
+/** What `bad_name` messages say a name is not. */
+const WHAT = "a video name";
 
-/** Checks a name from the network: one segment, no path tricks. */
+/** A video found on disk. */
+export type FoundVideo = FoundFile;
+
+/**
+ * Checks a name from the network: one segment, no path tricks.
+ *
+ * @example
+ * ```ts
+ * checkName("video_2023"); // fine
+ * checkName("../video_2023"); // throws bad_name: "is not a video name"
+ * ```
+ */
 export function checkName(name: string): void {
-  if (
-    name === "" || name.length > 255 || /[/\\\0]/.test(name) ||
-    name.startsWith(".")
-  ) {
-    throw new ProtocolError(
-      "bad_name",
-      `"${
-        name.slice(0, 80)
-      }" is not a video name (one plain file name, no paths)`,
-    );
-  }
+  checkFileName(name, WHAT);
 }
 
 /**
@@ -46,53 +49,26 @@ export function checkName(name: string): void {
  * await findVideo(root, "video_2023"); // { path: ".../video_2023.mp4", fileName: "video_2023.mp4", ... }
  * ```
  */
-export async function findVideo(
+export function findVideo(
   root: ConfinedRoot,
   name: string,
 ): Promise<FoundVideo | undefined> {
-  checkName(name);
-  for (const extension of VIDEO_EXTENSIONS) {
-    const fileName = name + extension;
-    try {
-      const { path, info } = await root.locate(
-        `/${encodeURIComponent(fileName)}`,
-      );
-      if (info.isFile) return { path, fileName, info };
-    } catch (error) {
-      if (!(error instanceof ConfinedPathError)) throw error;
-      if (error.reason !== "not_found") {
-        throw new ProtocolError(
-          "bad_name",
-          `"${name.slice(0, 80)}" is not a video name: ${error.message}`,
-        );
-      }
-    }
-  }
-  return undefined;
+  return findNamed(root, name, VIDEO_EXTENSIONS, WHAT);
 }
 
-/** The videos in `root`, for `video_list`. */
-export async function listVideos(
+/**
+ * The videos in `root`, for `video_list`: names without their extension.
+ *
+ * @example
+ * ```ts
+ * await listVideos(root, digests); // [{ name: "video_2022", size: 127597, digest }, ...]
+ * ```
+ */
+export function listVideos(
   root: ConfinedRoot,
   digests?: DigestCache,
 ): Promise<{ name: string; size: number; digest?: Uint8Array }[]> {
-  const out: { name: string; size: number; digest?: Uint8Array }[] = [];
-  for await (const entry of Deno.readDir(root.root)) {
-    if (!entry.isFile || entry.name.startsWith(".")) continue;
-    const extension = VIDEO_EXTENSIONS.find((e) =>
-      e !== "" && entry.name.endsWith(e)
-    );
-    if (extension === undefined) continue;
-    const path = `${root.root}/${entry.name}`;
-    const info = await Deno.stat(path);
-    const name = entry.name.slice(0, -extension.length);
-    out.push({
-      name,
-      size: info.size,
-      ...(digests ? { digest: await digests.digest(path) } : {}),
-    });
-  }
-  return out.sort((a, b) => a.name.localeCompare(b.name));
+  return listNamed(root, VIDEO_EXTENSIONS, digests);
 }
 
 /** The shared digest cache type, re-exported for the services. */

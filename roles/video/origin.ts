@@ -64,7 +64,8 @@ export function originService(
             );
           }
           const digest = await digests.digest(found.path, found.info);
-          stats.bytesSent += await sendBulk(session, {
+          // Read the counter after the await: transfers run concurrently.
+          const sent = await sendBulk(session, {
             id,
             name: found.fileName,
             file: found.path,
@@ -73,6 +74,7 @@ export function originService(
             offset: offset ?? 0,
             source: "origin",
           });
+          stats.bytesSent += sent;
           return;
         }
         case "video_list": {

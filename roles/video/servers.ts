@@ -12,7 +12,10 @@ import { UsageError } from "../../lib/flags.ts";
 import { formatAddr } from "../../lib/frame_conn.ts";
 import { HttpServer } from "../../lib/http_server.ts";
 import type { Logger } from "../../lib/log.ts";
-import { TlvServer } from "../../lib/server.ts";
+import { TlvServer, type TlvService } from "../../lib/server.ts";
+import { calcService } from "../calc/service.ts";
+import { AUTH_FLAGS, gateFromFlags, hubServices } from "../hub/hub.ts";
+import { imageService } from "../hub/images.ts";
 import { type Role, type RoleContext, serverOptions } from "../role.ts";
 import { parseHostPort } from "../dns/servers.ts";
 import { VideoCache } from "./cache.ts";
@@ -21,6 +24,30 @@ import { videoHttp } from "./http.ts";
 import { LiveChannel } from "./live.ts";
 import { originService } from "./origin.ts";
 import { loopFile, readStdin } from "./sources.ts";
+
+/** The local server's image directory by default (in a checkout). */
+export const DEFAULT_IMAGES = "testdata/images";
+
+/**
+ * The image service over `--images`; `undefined` when the default
+ * directory is absent (a binary run outside a checkout), an error when an
+ * explicit one is.
+ */
+async function imagesFromFlags(
+  ctx: RoleContext,
+): Promise<TlvService | undefined> {
+  const path = ctx.flags.string("images");
+  if (path === undefined) {
+    try {
+      await Deno.stat(DEFAULT_IMAGES);
+    } catch {
+      ctx.log.info("no image service: no --images and no " + DEFAULT_IMAGES);
+      return undefined;
+    }
+  }
+  const images = await openRoot(path ?? DEFAULT_IMAGES, "--images");
+  return imageService({ images, log: ctx.log });
+}
 
 /** The origin's video directory by default (in a checkout). */
 export const DEFAULT_VIDEOS = "testdata/video";
@@ -72,7 +99,8 @@ export function originChannel(
 /** The global-server role. */
 export const globalServerRole: Role = {
   name: "global-server",
-  summary: "HW4: the video origin: videos by name and a live channel",
+  summary:
+    "HW4/HW5: the origin: videos by name, a live channel, and the calculator",
   kind: "server",
   files: "read",
   flags: [
@@ -127,7 +155,11 @@ export const globalServerRole: Role = {
     });
     const options = serverOptions(ctx);
     try {
-      await using server = new TlvServer({ ...options, services: [service] });
+      // The calculator runs on the global server too (HW5).
+      await using server = new TlvServer({
+        ...options,
+        services: [service, calcService()],
+      });
       ctx.log.raw(
         `global-server listening on ${options.tls ? "tls" : "tcp"}://${
           formatAddr(server.addr)
@@ -160,7 +192,7 @@ function originConnector(
 export const localServerRole: Role = {
   name: "local-server",
   summary:
-    "HW4: the video edge: a cache in front of the origin, a live relay, and HTTP",
+    "HW4/HW5: the local server: video cache and live relay, calc, images, logins",
   kind: "server",
   files: "read-write",
   flags: [
@@ -207,9 +239,18 @@ export const localServerRole: Role = {
       doc: "how far a live viewer may fall behind before it is dropped",
       default: "4M",
     },
+    {
+      name: "images",
+      type: "string",
+      doc:
+        `directory of images for the image service (default ${DEFAULT_IMAGES}, when it exists)`,
+      value: "DIR",
+    },
+    ...AUTH_FLAGS,
   ],
   examples: [
     "socklab --role local-server --port 9200 --upstream 127.0.0.1:9100 --preload testdata/video/video_2023.mp4",
+    "socklab --role local-server --port 9200 --upstream 127.0.0.1:9100 --users testdata/hub/users.txt --tls-cert testdata/tls/server.crt --tls-key testdata/tls/server.key",
     "socklab --role local-server --port 9200 --upstream 127.0.0.1:9100 --http-port 8088   # browser: http://127.0.0.1:8088/videos/video_2023",
   ],
   async run(ctx) {
@@ -254,9 +295,16 @@ export const localServerRole: Role = {
       log: ctx.log,
       signal: ctx.signal,
     });
+    const images = await imagesFromFlags(ctx);
+    const gate = await gateFromFlags(ctx, options.hostname ?? "127.0.0.1");
     await using server = new TlvServer({
       ...options,
-      services: [edge.service],
+      services: hubServices({
+        calc: calcService(),
+        video: edge.service,
+        ...(images ? { image: images } : {}),
+        ...(gate ? { gate } : {}),
+      }),
     });
     if (http) ctx.log.info("HTTP", { url: `http://${formatAddr(http.addr)}/` });
     ctx.log.raw(
