@@ -74,7 +74,7 @@ export interface HubBenchOptions {
   maxRequests?: number;
   /** Clients downloading during the loaded measurement. Default 20. */
   downloaders?: number;
-  /** Size of the generated video in bytes. Default 48 MiB. */
+  /** Size of the generated video in bytes. Default 8 MiB. */
   videoBytes?: number;
   /** Clients logging in at once. Default 4. */
   loginClients?: number;
@@ -165,7 +165,7 @@ async function benchIn(
   const measureMs = options.measureMs ?? 2000;
   const maxRequests = options.maxRequests ?? 4_000_000;
   const downloaders = Math.max(1, options.downloaders ?? 20);
-  const videoBytes = options.videoBytes ?? 48 * MiB;
+  const videoBytes = options.videoBytes ?? 8 * MiB;
   const loginClients = Math.max(1, options.loginClients ?? 4);
   const loginMs = options.loginMs ?? 3000;
   const maxLogins = options.maxLogins ?? 100_000;

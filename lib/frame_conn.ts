@@ -14,6 +14,7 @@ import {
 } from "../protocol/tlv/frame.ts";
 import { prepareMessage } from "../protocol/tlv/message.ts";
 import type { MessageFields, MessageName } from "../protocol/tlv/registry.ts";
+import { fairShare } from "./fair_share.ts";
 import type { Tracer } from "./trace.ts";
 
 /** Options for {@linkcode FrameConnection}. */
@@ -341,6 +342,12 @@ export class FrameConnection {
           this.#head = 0;
         }
         const bytes = next.bytes;
+        // Large writes take turns with other connections' requests.
+        if (next.pool === "large" || bytes.length > SMALL_BATCH) {
+          const turn = fairShare.turn(bytes.length);
+          if (turn !== undefined) await turn;
+          if (this.#closed) break;
+        }
         let at = 0;
         while (at < bytes.length) {
           at += await this.conn.write(bytes.subarray(at));

@@ -27,11 +27,19 @@ import type { Tracer } from "./trace.ts";
 import { isTransportError } from "./transport.ts";
 import { VERSION } from "./version.ts";
 import { stopOnAbort } from "./signals.ts";
+import { fairShare } from "./fair_share.ts";
 import {
   drainConnections,
   type ListenOptions,
   listenStream,
 } from "./stream_listener.ts";
+
+/** Requests answered by a bulk transfer or a stream. */
+const BULK_REQUESTS: ReadonlySet<string> = new Set([
+  "video_get",
+  "image_get",
+  "live_subscribe",
+]);
 
 /** What a service handler can do with the connection it serves. */
 export interface Session {
@@ -458,6 +466,8 @@ class Connection implements Session {
       else this.#reject(refusal, id);
       return;
     }
+    // Downloads and streams are not requests others should make room for.
+    if (!BULK_REQUESTS.has(message.type)) fairShare.request();
     let result: void | Promise<void>;
     try {
       result = this.#handler.handle(message, this);
