@@ -33,8 +33,9 @@
 #   alice / wonderland and bob / builder, at 1000 PBKDF2 iterations. Salts are
 #   random, so each run gives different, equally valid lines.
 #
-# The TLS test material is made by a separate script:
-# scripts/make_test_certs.sh.
+# Last, it remakes the TLS test material (a CA and a certificate for
+# localhost, 127.0.0.1 and ::1 in testdata/tls/) with
+# scripts/make_test_certs.sh, which needs openssl.
 #
 # Usage: scripts/make_testdata.sh [VIDEO_DIR [IMAGE_DIR]]
 #   (defaults: testdata/video and testdata/images)
@@ -212,4 +213,5 @@ if command -v sha256sum >/dev/null 2>&1; then
   (cd "$out" && sha256sum video_2022.mp4 video_2023.mp4 live.m2t) >&2
   (cd "$images" && sha256sum campus.png logo.jpg diagram.gif) >&2
 fi
-echo "make_testdata.sh: done (TLS test certificates: scripts/make_test_certs.sh)" >&2
+"$(dirname "$0")/make_test_certs.sh"
+echo "make_testdata.sh: done" >&2

@@ -504,3 +504,46 @@ Deno.test("client at a terminal opens the socklab> prompt: help, login with the 
   await stop(local.proc, "local-server");
   await stop(origin.proc, "global-server");
 });
+
+Deno.test("client against a local-server with users: five wrong passwords lock the user out, with the time left", async () => {
+  const origin = await startServer("global-server", []);
+  await using _origin = origin.proc;
+  const local = await startServer("local-server", [
+    "--upstream",
+    `127.0.0.1:${origin.port}`,
+    "--users",
+    USERS,
+  ]);
+  await using _local = local.proc;
+  const login = (password: string) =>
+    runRole(
+      "client",
+      ["--port", String(local.port), "--login", "bob", "--calc", "1+1"],
+      { env: { SOCKLAB_PASSWORD: password } },
+    );
+  for (let i = 0; i < 5; i++) {
+    const wrong = await login(`guess-${i}`);
+    assert.equal(wrong.code, 1, wrong.stderr);
+    assert.deepEqual(errorLines(wrong.stderr), [
+      "ERROR client: login failed: wrong user name or password",
+    ]);
+  }
+  // Now even the right password is refused, and the error says for how long.
+  const locked = await login("builder");
+  assert.equal(locked.code, 1, locked.stderr);
+  const [line] = errorLines(locked.stderr);
+  assert.match(
+    line ?? "",
+    /too many failed logins for "bob"; try again in 5 min/,
+  );
+  assert.equal(locked.stdout, "");
+  // Another user is not locked by bob's failures... from this address it
+  // has 5 of 20 failures, so alice still logs in.
+  const alice = await runRole(
+    "client",
+    ["--port", String(local.port), "--login", "alice", "--calc", "6*7"],
+    { env: { SOCKLAB_PASSWORD: "wonderland" } },
+  );
+  assert.equal(alice.code, 0, alice.stderr);
+  assert.match(alice.stdout, /6\*7 = 42/);
+});
