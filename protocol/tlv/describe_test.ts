@@ -2,14 +2,11 @@ import assert from "node:assert/strict";
 import { concat, item } from "./_testing.ts";
 import { describeFrame, hexDump } from "./describe.ts";
 import { decodeFrame } from "./frame.ts";
-import { encodeMessage } from "./message.ts";
+import { encodeAnyMessage } from "./message.ts";
 import type { Message } from "./registry.ts";
 
 function describe(message: Message): string {
-  const decoded = decodeFrame(
-    encodeMessage(message.type, message.fields as never),
-    0,
-  );
+  const decoded = decodeFrame(encodeAnyMessage(message), 0);
   assert.ok(decoded);
   return describeFrame(decoded.frame.type, decoded.frame.body);
 }

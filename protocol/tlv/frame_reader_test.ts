@@ -4,7 +4,7 @@ import fc from "fast-check";
 import { concat, split } from "./_testing.ts";
 import { DEFAULT_LIMITS, TlvDecodeError } from "./frame.ts";
 import { FrameReader } from "./frame_reader.ts";
-import { decodeMessage, encodeMessage } from "./message.ts";
+import { decodeMessage, encodeAnyMessage, encodeMessage } from "./message.ts";
 import type { Message } from "./registry.ts";
 
 /** A mix of small, empty, grouped and larger-than-a-chunk messages. */
@@ -62,7 +62,7 @@ function mixedMessages(count: number): Message[] {
 
 function encodeAll(messages: readonly Message[]): Uint8Array {
   return concat(
-    ...messages.map((m) => encodeMessage(m.type, m.fields as never)),
+    ...messages.map((m) => encodeAnyMessage(m)),
   );
 }
 

@@ -76,6 +76,26 @@ export function encodeMessage<M extends MessageName>(
   return out;
 }
 
+/**
+ * Encodes a decoded {@linkcode Message} (any type) into one frame: for
+ * code that handles messages generically (tests, relays, tools).
+ *
+ * @example
+ * ```ts
+ * const message = decodeMessage(frame);
+ * encodeAnyMessage(message); // the same bytes
+ * ```
+ */
+export function encodeAnyMessage(message: Message): Uint8Array {
+  // One call site with the union would ask the compiler for every type's
+  // field record at once; by name it checks each message on its own.
+  const encode = encodeMessage as (
+    type: string,
+    fields: Record<string, unknown>,
+  ) => Uint8Array;
+  return encode(message.type, message.fields as Record<string, unknown>);
+}
+
 /** A message checked and measured, ready to be written where the caller wants. */
 export interface PreparedMessage {
   /** Length of the whole frame in bytes, header included. */

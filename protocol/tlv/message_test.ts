@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { concat, item } from "./_testing.ts";
 import { decodeFrame, type Frame, TlvDecodeError } from "./frame.ts";
-import { decodeMessage, encodeMessage } from "./message.ts";
+import { decodeMessage, encodeAnyMessage, encodeMessage } from "./message.ts";
 import {
   CONTAINER_BIT,
   type ErrorName,
@@ -43,7 +43,7 @@ function encode(
   type: MessageName,
   fields: Record<string, unknown>,
 ): Uint8Array {
-  return encodeMessage(type, fields as never);
+  return encodeAnyMessage({ type, fields } as Message);
 }
 
 function roundTrip(bytes: Uint8Array): Message {

@@ -4,7 +4,7 @@ import { concat, item, split } from "./_testing.ts";
 import { describeFrame } from "./describe.ts";
 import { decodeFrame, TlvDecodeError } from "./frame.ts";
 import { FrameReader } from "./frame_reader.ts";
-import { decodeMessage, encodeMessage } from "./message.ts";
+import { decodeMessage, encodeAnyMessage } from "./message.ts";
 import {
   CONTAINER_BIT,
   ERRORS,
@@ -56,7 +56,7 @@ const messageArb: fc.Arbitrary<Message> = fc.oneof(
 );
 
 function encode(message: Message): Uint8Array {
-  return encodeMessage(message.type, message.fields as never);
+  return encodeAnyMessage(message);
 }
 
 // ---- Plausible but arbitrary TLV, to get past the frame layer ----

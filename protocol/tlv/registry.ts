@@ -197,11 +197,68 @@ export const FIELDS = {
     kind: "u32",
     doc: "Seconds until the session token expires.",
   },
+  time: {
+    tag: 0x001a,
+    kind: "u64",
+    doc: "A time, microseconds since 1970-01-01 UTC.",
+  },
+  t1: {
+    tag: 0x001b,
+    kind: "u64",
+    doc:
+      "NTP t1: when the client sent the request (µs since 1970, client clock).",
+  },
+  t2: {
+    tag: 0x001c,
+    kind: "u64",
+    doc: "NTP t2: when the server received the request (µs, server clock).",
+  },
+  t3: {
+    tag: 0x001d,
+    kind: "u64",
+    doc: "NTP t3: when the server sent the reply (µs, server clock).",
+  },
+  seq: {
+    tag: 0x001e,
+    kind: "u64",
+    doc: "Sequence number, counted by the sender (per room for chat).",
+  },
+  nick: {
+    tag: 0x001f,
+    kind: "string",
+    doc: "A chat nickname (1–32 letters, digits, _ or -).",
+  },
+  room: {
+    tag: 0x0020,
+    kind: "string",
+    doc: "A chat room name (1–32 letters, digits, _ or -).",
+  },
+  from: {
+    tag: 0x0021,
+    kind: "string",
+    doc: "Nickname of the sender of a chat message.",
+  },
+  to: {
+    tag: 0x0022,
+    kind: "string",
+    doc: "Nickname a private chat message is for.",
+  },
+  count: {
+    tag: 0x0023,
+    kind: "u32",
+    doc: "How many (members of a room, messages replayed).",
+  },
   entry: {
     tag: 0x8002,
     kind: "group",
     doc: "One object of a listing.",
     fields: { name: "required", size: "required", digest: "optional" },
+  },
+  room_entry: {
+    tag: 0x8003,
+    kind: "group",
+    doc: "One chat room of a listing: its name and how many are in it.",
+    fields: { room: "required", count: "required" },
   },
 } as const satisfies Record<string, FieldSpec>;
 
@@ -238,14 +295,16 @@ export const MESSAGES = {
   ping: {
     code: 0x0004,
     service: "core",
-    doc: "Liveness probe; answered with pong carrying the same id.",
-    fields: { id: "optional" },
+    doc: "Liveness probe; answered with pong carrying the same id, and the " +
+      "same time and data when given (the UDP pinger's sequence number, " +
+      "send time and padding).",
+    fields: { id: "optional", time: "optional", data: "optional" },
   },
   pong: {
     code: 0x0005,
     service: "core",
-    doc: "Answer to ping.",
-    fields: { id: "optional" },
+    doc: "Answer to ping, echoing its id, time and data.",
+    fields: { id: "optional", time: "optional", data: "optional" },
   },
   echo_request: {
     code: 0x0100,
@@ -411,6 +470,169 @@ export const MESSAGES = {
     doc: "The images, one entry each.",
     fields: { id: "required", entry: "repeated" },
   },
+  file_list: {
+    code: 0x0700,
+    service: "file",
+    doc: "Asks which files the file server has.",
+    fields: { id: "required" },
+  },
+  file_list_reply: {
+    code: 0x0701,
+    service: "file",
+    doc: "The files, one entry each (name, size, digest).",
+    fields: { id: "required", entry: "repeated" },
+  },
+  file_get: {
+    code: 0x0702,
+    service: "file",
+    doc: "Asks for a file from `offset` (default 0); answered by a bulk " +
+      "transfer with the same id.",
+    fields: { id: "required", name: "required", offset: "optional" },
+  },
+  file_put: {
+    code: 0x0703,
+    service: "file",
+    doc: "Offers a file of `size` bytes whose SHA-256 is `digest`; answered " +
+      "by file_put_ready with the offset to send from (more than 0 when an " +
+      "earlier upload of the same file was cut short), then the client " +
+      "sends bulk_data frames and bulk_end with the same id.",
+    fields: {
+      id: "required",
+      name: "required",
+      size: "required",
+      digest: "required",
+    },
+  },
+  file_put_ready: {
+    code: 0x0704,
+    service: "file",
+    doc: "Send the file's bytes from `offset` on.",
+    fields: { id: "required", offset: "required" },
+  },
+  file_put_ok: {
+    code: 0x0705,
+    service: "file",
+    doc: "The upload was verified against its digest and is in place.",
+    fields: { id: "required", name: "required", size: "required" },
+  },
+  time_request: {
+    code: 0x0800,
+    service: "time",
+    doc: "Asks the server's time; `t1` is the client's send time.",
+    fields: { id: "required", t1: "required" },
+  },
+  time_reply: {
+    code: 0x0801,
+    service: "time",
+    doc: "The server's receive (`t2`) and send (`t3`) times with the " +
+      "client's `t1`: offset = ((t2 − t1) + (t3 − t4)) / 2, delay = " +
+      "(t4 − t1) − (t3 − t2), t4 being when the reply arrived.",
+    fields: { id: "required", t1: "required", t2: "required", t3: "required" },
+  },
+  time_subscribe: {
+    code: 0x0802,
+    service: "time",
+    doc: "Asks for a time_tick every second; keep it with a ping at least " +
+      "every few seconds, or it expires.",
+    fields: { id: "required" },
+  },
+  time_tick: {
+    code: 0x0803,
+    service: "time",
+    doc: "The server's clock, sent every second to subscribers.",
+    fields: { id: "required", seq: "required", time: "required" },
+  },
+  time_unsubscribe: {
+    code: 0x0804,
+    service: "time",
+    doc: "Stops the ticks of subscription `id`.",
+    fields: { id: "required" },
+  },
+  chat_nick: {
+    code: 0x0900,
+    service: "chat",
+    doc: "Takes (or changes to) nickname `nick`; answered by chat_ok or " +
+      "nick_taken / bad_name.",
+    fields: { id: "required", nick: "required" },
+  },
+  chat_join: {
+    code: 0x0901,
+    service: "chat",
+    doc: "Joins `room` (created if new); answered by chat_ok, then the " +
+      "room's last messages are replayed as chat_message frames.",
+    fields: { id: "required", room: "required" },
+  },
+  chat_leave: {
+    code: 0x0902,
+    service: "chat",
+    doc: "Leaves `room`; answered by chat_ok.",
+    fields: { id: "required", room: "required" },
+  },
+  chat_say: {
+    code: 0x0903,
+    service: "chat",
+    doc: "Says `text` in `room` (to every member, the sender too); " +
+      "answered by chat_ok.",
+    fields: { id: "required", room: "required", text: "required" },
+  },
+  chat_private: {
+    code: 0x0904,
+    service: "chat",
+    doc: "Sends `text` to the user `to` only; answered by chat_ok or " +
+      "not_found.",
+    fields: { id: "required", to: "required", text: "required" },
+  },
+  chat_rooms: {
+    code: 0x0905,
+    service: "chat",
+    doc: "Asks for the rooms and how many are in each.",
+    fields: { id: "required" },
+  },
+  chat_rooms_reply: {
+    code: 0x0906,
+    service: "chat",
+    doc: "The rooms, one room_entry each.",
+    fields: { id: "required", room_entry: "repeated" },
+  },
+  chat_who: {
+    code: 0x0907,
+    service: "chat",
+    doc: "Asks who is in `room`.",
+    fields: { id: "required", room: "required" },
+  },
+  chat_who_reply: {
+    code: 0x0908,
+    service: "chat",
+    doc: "The members of `room`, one nick each.",
+    fields: { id: "required", room: "required", nick: "repeated" },
+  },
+  chat_ok: {
+    code: 0x0909,
+    service: "chat",
+    doc: "The request `id` was done.",
+    fields: { id: "required" },
+  },
+  chat_message: {
+    code: 0x090a,
+    service: "chat",
+    doc: "A message pushed by the server: in `room` (numbered `seq` in that " +
+      "room) or private (`to` set), from `from`, sent at `time`.",
+    fields: {
+      room: "optional",
+      to: "optional",
+      from: "required",
+      text: "required",
+      seq: "required",
+      time: "required",
+    },
+  },
+  chat_notice: {
+    code: 0x090b,
+    service: "chat",
+    doc: "A notice pushed by the server: someone joined, left or changed " +
+      "nickname in `room`, or (without room) a word from the server.",
+    fields: { room: "optional", text: "required", time: "required" },
+  },
 } as const satisfies Record<string, MessageSpec>;
 
 /** Error codes carried by `error` frames. */
@@ -519,6 +741,30 @@ export const ERRORS = {
     code: 67,
     doc: "The session token is unknown, expired or logged out; log in again.",
   },
+  file_too_large: {
+    code: 80,
+    doc: "The upload is larger than the server's size limit.",
+  },
+  nick_taken: {
+    code: 96,
+    doc: "Someone else has that nickname.",
+  },
+  nick_required: {
+    code: 97,
+    doc: "Take a nickname (chat_nick) before joining or talking.",
+  },
+  not_in_room: {
+    code: 98,
+    doc: "Join the room before talking in it.",
+  },
+  rate_limited: {
+    code: 99,
+    doc: "Too many messages too fast; the message says when to go on.",
+  },
+  too_long: {
+    code: 100,
+    doc: "The message is longer than the server allows.",
+  },
 } as const satisfies Record<string, { code: number; doc: string }>;
 
 /** Services a hello may ask for. */
@@ -531,6 +777,13 @@ export const SERVICES = {
   image: "Images by name as bulk transfers, and their listing (HW5).",
   hub: "The integrated service (HW5): calc, image, video and auth messages " +
     "on one connection.",
+  file: "Files by name: list, get and put as bulk transfers that resume " +
+    "(day 2).",
+  ping: "The UDP pinger (day 2): every ping answered with a pong, with " +
+    "simulated loss, delay and reordering when asked.",
+  time: "The server's clock over UDP, NTP style, once or every second " +
+    "(day 2).",
+  chat: "Multi-room chat over TCP or UDP (day 5).",
 } as const satisfies Record<string, string>;
 
 /** A field name of the registry. */
