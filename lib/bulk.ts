@@ -6,11 +6,14 @@
  * - Senders: {@linkcode sendBulk} from a file, {@linkcode sendBulkStream}
  *   from a growing source (relay while downloading). Both pace themselves on
  *   the session's write queue, so a slow receiver costs at most about
- *   {@linkcode SEND_HIGH_WATER_MARK} bytes of our memory.
- * - Receivers: {@linkcode receiveBulk} checks order, size and SHA-256 into
- *   any sink; {@linkcode downloadToFile} writes a `.NAME.part` file, keeps it
- *   for a resume when the transfer is cut short, and renames it into place
- *   only once the digest matches.
+ *   {@linkcode SEND_HIGH_WATER_MARK} bytes of our memory. A client uploads
+ *   with them through {@linkcode clientSender}.
+ * - Receivers: {@linkcode BulkChecker} holds the rules (order, bounds, size,
+ *   SHA-256) for either direction; {@linkcode receiveBulk} runs a transfer's
+ *   frames through it into any sink; {@linkcode downloadToFile} writes a
+ *   `.NAME.part` file (with a chunk ledger when asked, `lib/part_file.ts`),
+ *   keeps it for a resume when the transfer is cut short, and renames it into
+ *   place only once the digest matches.
  * - Digests: {@linkcode fileDigest} hashes a file in bounded memory;
  *   {@linkcode DigestCache} saves an origin from re-hashing unchanged files.
  *
@@ -28,12 +31,27 @@
  * @module
  */
 
+import { readFull, writeAll } from "./file_io.ts";
 import { createHash, type Hash } from "node:crypto";
-import { basename, dirname, join } from "node:path";
 import { MAX_CHUNK_LENGTH } from "../protocol/tlv/frame.ts";
 import { ProtocolError, RemoteError } from "../protocol/tlv/protocol_error.ts";
 import type { Message, MessageFields } from "../protocol/tlv/registry.ts";
+import {
+  LEDGER_CHUNK_SIZE,
+  type LedgerHeader,
+  sameBytes,
+  sameLedgerHeader,
+} from "./chunk_ledger.ts";
+import type { TlvClient } from "./client.ts";
+import {
+  discardPart,
+  type HeldPart,
+  partPath,
+  PartWriter,
+} from "./part_file.ts";
 import type { Session } from "./server.ts";
+
+export { partPath };
 
 /** Length of a SHA-256 digest in bytes. */
 export const DIGEST_LENGTH = 32;
@@ -159,13 +177,6 @@ function digestOf(hash: Hash): Uint8Array {
   return new Uint8Array(hash.digest());
 }
 
-/** Whether two digests are equal. */
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
 /** Options for {@linkcode DigestCache}. */
 export interface DigestCacheOptions {
   /** Most files remembered; the least recently used is forgotten. Default 1024. */
@@ -272,6 +283,50 @@ function stampOf(info: Deno.FileInfo): string {
 
 // ---------------------------------------------------------------- senders
 
+/**
+ * What a sender needs of a connection: a server's {@linkcode Session}, or
+ * a client's connection through {@linkcode clientSender} (an upload).
+ */
+export type BulkSender = Pick<
+  Session,
+  "signal" | "send" | "drained" | "queuedBytes"
+>;
+
+/**
+ * A client connection as a {@linkcode BulkSender}, for uploads: sends on
+ * it, paces on its write queue, and stops when it closes. Each frame sent
+ * and each drain start the client's answer timeout again: the answer is not
+ * due while the request is still going out, and a server that stops reading
+ * stops the sending (the queue stays full), so the timeout still fires.
+ *
+ * @param client The connection to upload on.
+ * @returns The sender to give {@linkcode sendBulk}.
+ *
+ * @example
+ * ```ts
+ * const ready = await frames.next(); // file_put_ready { offset }
+ * await sendBulk(clientSender(client), { id, file, size, digest, offset, header: false });
+ * ```
+ */
+export function clientSender(client: TlvClient): BulkSender {
+  return {
+    get signal() {
+      return client.fc.closedSignal;
+    },
+    send: (type, fields) => {
+      client.send(type, fields);
+      client.extendTimeout();
+    },
+    drained: async (below) => {
+      await client.fc.drained(below);
+      client.extendTimeout();
+    },
+    get queuedBytes() {
+      return client.fc.pendingBytes;
+    },
+  };
+}
+
 /** What both senders need. */
 export interface BulkSendOptions {
   /** The request id the transfer answers. */
@@ -290,6 +345,13 @@ export interface BulkSendOptions {
   signal?: AbortSignal;
   /** Data bytes per `bulk_data` frame, at most (and by default) 64 KiB. */
   chunkSize?: number;
+  /**
+   * Send `bulk_header` first (default true). An upload sends none: its
+   * request (`file_put`) already announced the size and digest.
+   */
+  header?: boolean;
+  /** Called as data is queued: bytes of the object sent so far, of `size`. */
+  onProgress?(sent: number, size: number): void;
 }
 
 /** Options for {@linkcode sendBulk}. */
@@ -329,7 +391,7 @@ export interface SendBulkStreamOptions extends BulkSendOptions {
  * ```
  */
 export async function sendBulk(
-  session: Session,
+  session: BulkSender,
   options: SendBulkOptions,
 ): Promise<number> {
   const start = checkSend(options);
@@ -345,7 +407,7 @@ export async function sendBulk(
   try {
     await file.seek(start, Deno.SeekMode.Start);
     const pacer = new Pacer(session);
-    sendHeader(session, options, start);
+    if (options.header !== false) sendHeader(session, options, start);
     let at = start;
     // Whole chunks per read; one buffer for the whole transfer, as a
     // session encodes what it is given before send() returns.
@@ -371,6 +433,7 @@ export async function sendBulk(
         session.send("bulk_data", { id: options.id, offset: at, data });
         at += data.length;
       }
+      options.onProgress?.(at, options.size);
     }
     session.send("bulk_end", { id: options.id, size: options.size });
     return at - start;
@@ -401,7 +464,7 @@ export async function sendBulk(
  * ```
  */
 export async function sendBulkStream(
-  session: Session,
+  session: BulkSender,
   options: SendBulkStreamOptions,
 ): Promise<number> {
   const start = checkSend(options);
@@ -411,7 +474,7 @@ export async function sendBulkStream(
     : session.signal;
   if (signal.aborted) return 0;
   const pacer = new Pacer(session);
-  sendHeader(session, options, start);
+  if (options.header !== false) sendHeader(session, options, start);
   let at = start;
   try {
     for await (const chunk of options.chunks) {
@@ -428,6 +491,7 @@ export async function sendBulkStream(
         session.send("bulk_data", { id: options.id, offset: at, data });
         at += data.length;
       }
+      options.onProgress?.(at, options.size);
       // The next piece's size is unknown: keep half the mark free for it.
       await pacer.room(SEND_HIGH_WATER_MARK / 2);
       if (signal.aborted) return at - start;
@@ -462,9 +526,9 @@ export async function sendBulkStream(
  * queue left it idle during every read).
  */
 class Pacer {
-  #session: Session;
+  #session: BulkSender;
 
-  constructor(session: Session) {
+  constructor(session: BulkSender) {
     this.#session = session;
   }
 
@@ -516,7 +580,7 @@ function checkChunkSize(chunkSize = MAX_CHUNK_LENGTH): number {
 }
 
 function sendHeader(
-  session: Session,
+  session: BulkSender,
   options: BulkSendOptions,
   offset: number,
 ): void {
@@ -539,20 +603,6 @@ function describe(options: { id: number; name?: string }): string {
     : `transfer ${options.id}`;
 }
 
-/** Reads until `buffer` is full or the file ends; returns the bytes read. */
-async function readFull(
-  file: Deno.FsFile,
-  buffer: Uint8Array,
-): Promise<number> {
-  let at = 0;
-  while (at < buffer.length) {
-    const n = await file.read(buffer.subarray(at));
-    if (n === null) break;
-    at += n;
-  }
-  return at;
-}
-
 // ---------------------------------------------------------------- receivers
 
 /** Where {@linkcode receiveBulk} puts the bytes. */
@@ -569,8 +619,19 @@ export interface ReceiveBulkOptions {
    * whole object, and the transfer must start at `length` (else at 0).
    */
   resumeFrom?: { path: string; length: number };
-  /** Called with the header, before any data. */
-  onHeader?(header: BulkHeader): void;
+  /**
+   * The bytes of the object already held and already hashed (what
+   * `resumePart()` in `lib/part_file.ts` verified): `hash` has seen the
+   * first `length` bytes, and the transfer must start at `length`.
+   * Instead of `resumeFrom`.
+   */
+  held?: { length: number; hash: Hash };
+  /**
+   * Called with the header, before any data; a promise it returns is
+   * awaited. Throwing (or rejecting) refuses the transfer (e.g. not the
+   * object a resume expects).
+   */
+  onHeader?(header: BulkHeader): unknown;
   /** Called after each chunk: bytes of the object held, of `size`. */
   onProgress?(received: number, size: number): void;
 }
@@ -592,10 +653,128 @@ export interface BulkResult {
 }
 
 /**
+ * The rules every received transfer is checked against, in either
+ * direction: the data is contiguous from the start offset, no chunk is over
+ * the limit or past the announced size, the end comes at the announced size,
+ * and the SHA-256 of the whole object is the announced digest.
+ * {@linkcode receiveBulk} runs downloads through it; an upload's receiver
+ * (the file service) feeds it the client's frames itself.
+ *
+ * @example
+ * ```ts
+ * const checker = new BulkChecker({ id, size, digest, offset: 0 });
+ * checker.accept(0, data);              // throws BulkError "gap", "overlap", "too_large"
+ * const result = checker.finish(size);  // throws "size_mismatch", "digest_mismatch"
+ * ```
+ */
+export class BulkChecker {
+  /** What the transfer announced. */
+  readonly header: BulkHeader;
+  #hash: Hash;
+  #at: number;
+
+  /**
+   * @param header The announced object and the offset the data starts at.
+   * @param held A SHA-256 already fed with the object's first
+   * `header.offset` bytes; required when the offset is not 0.
+   */
+  constructor(header: BulkHeader, held?: Hash) {
+    if (header.offset > 0 && held === undefined) {
+      throw new RangeError(
+        `Cannot check transfer ${header.id} from offset ${header.offset}: the digest needs the hash of the bytes before it`,
+      );
+    }
+    this.header = header;
+    this.#hash = held ?? createHash("sha256");
+    this.#at = header.offset;
+  }
+
+  /** Bytes of the object held: where the next `bulk_data` must start. */
+  get received(): number {
+    return this.#at;
+  }
+
+  /**
+   * A copy of the digest state: the SHA-256 of the object's first
+   * {@linkcode received} bytes, to continue later (a resume point) without
+   * hashing them again.
+   */
+  copyHash(): Hash {
+    return this.#hash.copy();
+  }
+
+  /**
+   * Checks one `bulk_data` frame and feeds its bytes to the digest.
+   *
+   * @throws {BulkError} `gap`, `overlap` or `too_large`.
+   */
+  accept(offset: number, data: Uint8Array): void {
+    const at = this.#at;
+    if (offset !== at) {
+      throw new BulkError(
+        offset > at ? "gap" : "overlap",
+        `Cannot accept bulk_data at offset ${offset}: the transfer has reached ${at}, so ${
+          offset > at
+            ? `${offset - at} bytes are missing`
+            : `${at - offset} bytes would arrive twice`
+        }`,
+      );
+    }
+    if (data.length > MAX_CHUNK_LENGTH) {
+      throw new BulkError(
+        "too_large",
+        `Cannot accept bulk_data at offset ${offset}: ${data.length} bytes is over the limit of ${MAX_CHUNK_LENGTH}`,
+      );
+    }
+    if (data.length > this.header.size - at) {
+      throw new BulkError(
+        "too_large",
+        `Cannot accept bulk_data at offset ${offset}: ${data.length} bytes run past the announced size ${this.header.size}`,
+      );
+    }
+    this.#hash.update(data);
+    this.#at += data.length;
+  }
+
+  /**
+   * Checks the `bulk_end` frame: all the bytes came and their SHA-256 is
+   * the announced digest.
+   *
+   * @param size The size `bulk_end` names.
+   * @returns What the verified transfer delivered.
+   * @throws {BulkError} `size_mismatch` or `digest_mismatch`.
+   */
+  finish(size: number): BulkResult {
+    const { header } = this;
+    if (size !== header.size || this.#at !== header.size) {
+      throw new BulkError(
+        "size_mismatch",
+        `Cannot finish transfer ${header.id}: bulk_end says ${size} bytes, the header announced ${header.size} and ${this.#at} arrived`,
+      );
+    }
+    if (!sameBytes(digestOf(this.#hash), header.digest)) {
+      throw new BulkError(
+        "digest_mismatch",
+        "digest mismatch: the bytes received are not the object the server announced",
+      );
+    }
+    return {
+      ...(header.name !== undefined ? { name: header.name } : {}),
+      size: header.size,
+      digest: header.digest,
+      ...(header.source !== undefined ? { source: header.source } : {}),
+      offset: header.offset,
+      bytes: this.#at - header.offset,
+    };
+  }
+}
+
+/**
  * Receives one bulk transfer from `frames` (e.g. `client.stream(...)`) into
  * `sink`, checking that the header comes first, that the data is contiguous
  * from the header's offset, that `bulk_end` comes at the announced size and
- * that the SHA-256 of the whole object matches the header's digest.
+ * that the SHA-256 of the whole object matches the header's digest
+ * ({@linkcode BulkChecker}).
  *
  * @param frames The frames answering the request, in order.
  * @param sink Takes the data.
@@ -618,9 +797,11 @@ export async function receiveBulk(
   sink: BulkSink,
   options: ReceiveBulkOptions = {},
 ): Promise<BulkResult> {
-  const hash = createHash("sha256");
+  let hash = options.held?.hash;
+  let expectOffset = options.held?.length ?? 0;
   const resume = options.resumeFrom;
-  if (resume !== undefined && resume.length > 0) {
+  if (options.held === undefined && resume !== undefined && resume.length > 0) {
+    hash = createHash("sha256");
     using file = await Deno.open(resume.path, { read: true });
     const held = await hashFrom(file, resume.length, hash);
     if (held < resume.length) {
@@ -629,25 +810,25 @@ export async function receiveBulk(
         `Cannot resume after byte ${resume.length}: ${resume.path} holds only ${held} bytes`,
       );
     }
+    // The digest covers the whole object, so only a hashed prefix may be skipped.
+    expectOffset = resume.length;
   }
-  // The digest covers the whole object, so only a hashed prefix may be skipped.
-  const expectOffset = resume?.length ?? 0;
-  let header: BulkHeader | undefined;
-  let at = expectOffset;
+  let checker: BulkChecker | undefined;
   for await (const message of frames) {
     if (message.type === "error") throw new RemoteError(message.fields);
     if (message.type === "bulk_header") {
-      if (header !== undefined) {
+      if (checker !== undefined) {
         throw new BulkError(
           "bad_header",
-          `Cannot receive transfer ${header.id}: a second bulk_header arrived after byte ${at}`,
+          `Cannot receive transfer ${checker.header.id}: a second bulk_header arrived after byte ${checker.received}`,
         );
       }
-      header = checkHeader(message.fields, expectOffset);
-      options.onHeader?.(header);
+      const header = checkHeader(message.fields, expectOffset);
+      await options.onHeader?.(header);
+      checker = new BulkChecker(header, hash);
       continue;
     }
-    if (header === undefined) {
+    if (checker === undefined) {
       throw new BulkError(
         "bad_header",
         `Cannot receive a transfer: ${message.type} arrived before bulk_header`,
@@ -655,66 +836,22 @@ export async function receiveBulk(
     }
     if (message.type === "bulk_data") {
       const { offset, data } = message.fields;
-      if (offset !== at) {
-        throw new BulkError(
-          offset > at ? "gap" : "overlap",
-          `Cannot accept bulk_data at offset ${offset}: the transfer has reached ${at}, so ${
-            offset > at
-              ? `${offset - at} bytes are missing`
-              : `${at - offset} bytes would arrive twice`
-          }`,
-        );
-      }
-      if (data.length > MAX_CHUNK_LENGTH) {
-        throw new BulkError(
-          "too_large",
-          `Cannot accept bulk_data at offset ${offset}: ${data.length} bytes is over the limit of ${MAX_CHUNK_LENGTH}`,
-        );
-      }
-      if (data.length > header.size - at) {
-        throw new BulkError(
-          "too_large",
-          `Cannot accept bulk_data at offset ${offset}: ${data.length} bytes run past the announced size ${header.size}`,
-        );
-      }
-      hash.update(data);
+      checker.accept(offset, data);
       await sink.write(data, offset);
-      at += data.length;
-      options.onProgress?.(at, header.size);
+      options.onProgress?.(checker.received, checker.header.size);
       continue;
     }
-    if (message.type === "bulk_end") {
-      if (message.fields.size !== header.size || at !== header.size) {
-        throw new BulkError(
-          "size_mismatch",
-          `Cannot finish transfer ${header.id}: bulk_end says ${message.fields.size} bytes, the header announced ${header.size} and ${at} arrived`,
-        );
-      }
-      if (!sameBytes(digestOf(hash), header.digest)) {
-        throw new BulkError(
-          "digest_mismatch",
-          "digest mismatch: the bytes received are not the object the server announced",
-        );
-      }
-      return {
-        ...(header.name !== undefined ? { name: header.name } : {}),
-        size: header.size,
-        digest: header.digest,
-        ...(header.source !== undefined ? { source: header.source } : {}),
-        offset: header.offset,
-        bytes: at - header.offset,
-      };
-    }
+    if (message.type === "bulk_end") return checker.finish(message.fields.size);
     throw new BulkError(
       "unexpected_message",
-      `Cannot receive transfer ${header.id}: ${message.type} has no place in a bulk transfer`,
+      `Cannot receive transfer ${checker.header.id}: ${message.type} has no place in a bulk transfer`,
     );
   }
   throw new BulkError(
     "incomplete",
-    header === undefined
+    checker === undefined
       ? "Cannot receive a transfer: the frames ended before bulk_header"
-      : `Cannot receive transfer ${header.id}: the frames ended after byte ${at} of ${header.size}, before bulk_end`,
+      : `Cannot receive transfer ${checker.header.id}: the frames ended after byte ${checker.received} of ${checker.header.size}, before bulk_end`,
   );
 }
 
@@ -747,19 +884,6 @@ function checkHeader(
 }
 
 /**
- * The hidden file beside `path` that holds a download in progress:
- * `dir/.NAME.part`.
- *
- * @example
- * ```ts
- * partPath("videos/clip.mp4"); // "videos/.clip.mp4.part"
- * ```
- */
-export function partPath(path: string): string {
-  return join(dirname(path), `.${basename(path)}.part`);
-}
-
-/**
  * How many bytes of an interrupted download of `path` are held (the
  * `offset` to ask for), 0 when there is none.
  *
@@ -781,12 +905,27 @@ export async function partLength(path: string): Promise<number> {
 
 /** Options for {@linkcode downloadToFile}. */
 export interface DownloadOptions
-  extends Omit<ReceiveBulkOptions, "resumeFrom"> {
+  extends Omit<ReceiveBulkOptions, "resumeFrom" | "held"> {
   /**
    * Keep this many bytes of the `.NAME.part` file and append after them;
    * the request must have asked for this offset. Default 0: start afresh.
    */
   resumeFrom?: number;
+  /**
+   * Keep a chunk ledger (`.NAME.ledger`) beside the part file, and resume
+   * after what `resumePart()` (`lib/part_file.ts`) verified: the request
+   * must have asked for `held.length`. Instead of `resumeFrom`. When the
+   * header announces another object than the ledger describes, the held
+   * bytes are thrown away and a {@linkcode BulkError} `bad_resume` asks
+   * the caller to start again from 0.
+   */
+  held?: HeldPart;
+  /**
+   * With `held`: called each time the part file ends a chunk the ledger
+   * recorded, with the resume point there — pass it to `resumePart()` as
+   * `known` to reconnect without reading the part file again.
+   */
+  onVerified?(point: HeldPart): void;
 }
 
 /**
@@ -821,7 +960,11 @@ export async function downloadToFile(
   path: string,
   options: DownloadOptions = {},
 ): Promise<BulkResult> {
-  const { resumeFrom = 0, ...rest } = options;
+  if (options.held !== undefined) {
+    const { held, resumeFrom: _, onVerified, ...rest } = options;
+    return await downloadWithLedger(frames, path, held, rest, onVerified);
+  }
+  const { resumeFrom = 0, onVerified: _, ...rest } = options;
   const part = partPath(path);
   let file: Deno.FsFile | undefined;
   let opened = false;
@@ -876,7 +1019,61 @@ export async function downloadToFile(
   }
 }
 
-async function writeAll(file: Deno.FsFile, bytes: Uint8Array): Promise<void> {
-  let at = 0;
-  while (at < bytes.length) at += await file.write(bytes.subarray(at));
+/** {@linkcode downloadToFile} with a chunk ledger beside the part file. */
+async function downloadWithLedger(
+  frames: AsyncIterable<Message>,
+  path: string,
+  held: HeldPart,
+  options: Omit<ReceiveBulkOptions, "resumeFrom" | "held">,
+  onVerified: ((point: HeldPart) => void) | undefined,
+): Promise<BulkResult> {
+  let writer: PartWriter | undefined;
+  try {
+    const result = await receiveBulk(frames, {
+      write: async (chunk, offset) => {
+        await writer!.write(chunk, offset);
+        // receiveBulk waits for each write, so `held.hash` (the checker's)
+        // has seen exactly the bytes written.
+        if (onVerified !== undefined) {
+          const point = writer!.heldAt(held.hash);
+          if (point !== undefined) onVerified(point);
+        }
+      },
+    }, {
+      ...options,
+      held,
+      onHeader: async (header) => {
+        const object: LedgerHeader = {
+          chunkSize: held.header?.chunkSize ?? LEDGER_CHUNK_SIZE,
+          size: header.size,
+          digest: header.digest,
+        };
+        if (
+          held.length > 0 &&
+          (held.header === undefined || !sameLedgerHeader(held.header, object))
+        ) {
+          throw new BulkError(
+            "bad_resume",
+            `Cannot resume ${path} after byte ${held.length}: the sender's object changed since (now ${header.size} bytes, another digest); start again from 0`,
+          );
+        }
+        writer = await PartWriter.open(path, object, held);
+        await options.onHeader?.(header);
+      },
+    });
+    await writer!.commit();
+    return result;
+  } catch (error) {
+    writer?.close();
+    if (
+      // Frames that merely stopped short leave verified chunks to resume after.
+      (error instanceof BulkError && error.code !== "incomplete") ||
+      (error instanceof RemoteError && error.codeName === "bad_offset") ||
+      // Nothing to resume after (e.g. not_found): no empty files are left.
+      (writer === undefined ? held.length === 0 : writer.length === 0)
+    ) {
+      await discardPart(path);
+    }
+    throw error;
+  }
 }

@@ -15,6 +15,7 @@ import {
   PROTOCOL_VERSION,
   type ServiceName,
 } from "../protocol/tlv/registry.ts";
+import { PinError, pinnedCertificate } from "./tls_pin.ts";
 import { FrameConnection } from "./frame_conn.ts";
 import type { Tracer } from "./trace.ts";
 import { VERSION } from "./version.ts";
@@ -37,7 +38,7 @@ export interface ConnectOptions {
   /** Service to say hello to. */
   service: ServiceName;
   /** Connect over TLS; `caCerts` adds trusted roots (PEM). */
-  tls?: { caCerts?: string[] } | undefined;
+  tls?: { caCerts?: string[]; pin?: string } | undefined;
   /** Bound on connecting, on the hello and on waiting for any answer (ms). Default 10 000. */
   timeoutMs?: number;
   /** `--trace` printer. */
@@ -58,6 +59,7 @@ interface Pending {
 const TERMINAL: ReadonlySet<MessageName> = new Set<MessageName>([
   "bulk_end",
   "live_end",
+  "file_put_ok",
 ]);
 
 /** Options for {@linkcode TlvClient.stream}. */
@@ -80,10 +82,10 @@ interface StreamHooks {
 
 /**
  * Every frame answering one request, in arrival order: the frames of a bulk
- * transfer or a live channel. Ends after `bulk_end` or `live_end` (yielded);
- * an `error` frame for the id throws {@linkcode RemoteError}, a broken
- * connection {@linkcode ConnectionError}, each after the frames that came
- * before it. Breaking out of the loop (or disposing) stops the stream; later
+ * transfer or a live channel. Ends after `bulk_end`, `live_end` or
+ * `file_put_ok` (yielded); an `error` frame for the id throws
+ * {@linkcode RemoteError}, a broken connection {@linkcode ConnectionError},
+ * each after the frames that came before it. Breaking out of the loop (or disposing) stops the stream; later
  * frames for its id are dropped. Made by {@linkcode TlvClient.stream}.
  */
 export class MessageStream
@@ -320,6 +322,15 @@ export class TlvClient implements AsyncDisposable {
     this.fc.send(type, fields);
   }
 
+  /**
+   * Starts the wait for answers again: the caller is still sending a long
+   * request (an upload) and the peer is taking its bytes, so its answer is
+   * not late yet. No-op when nothing is awaited.
+   */
+  extendTimeout(): void {
+    if (this.#timer !== undefined) this.#arm();
+  }
+
   #arm(): void {
     clearTimeout(this.#timer);
     this.#timer = setTimeout(() => {
@@ -456,12 +467,17 @@ export async function connectTlv(options: ConnectOptions): Promise<TlvClient> {
     : timeout;
   let conn: Deno.Conn;
   try {
-    conn = options.tls
+    const tls = options.tls;
+    // A pin trusts exactly the certificate whose SHA-256 it names.
+    const caCerts = tls?.pin !== undefined
+      ? [await pinnedCertificate(hostname, options.port, tls.pin, signal)]
+      : tls?.caCerts;
+    conn = tls
       ? await withSignal(
         Deno.connectTls({
           hostname,
           port: options.port,
-          ...(options.tls.caCerts ? { caCerts: options.tls.caCerts } : {}),
+          ...(caCerts ? { caCerts } : {}),
         }),
         signal,
       )
@@ -509,7 +525,7 @@ export async function connectTlv(options: ConnectOptions): Promise<TlvClient> {
       // A TLS server answers a plaintext hello with a TLS alert record.
       if (firstChunk && !options.tls && looksLikeTls(chunk)) {
         throw new ConnectionError(
-          `${where} speaks TLS, not plaintext TLV: connect with --tls (and --ca to trust its certificate)`,
+          `${where} speaks TLS, not plaintext TLV: connect with --tls (and --ca or --pin to trust its certificate)`,
         );
       }
       firstChunk = false;
@@ -591,6 +607,10 @@ function describeConnectError(
   }
   if (error instanceof Deno.errors.NotCapable) {
     return `cannot connect to ${where}: network access is not granted to this role`;
+  }
+  if (error instanceof PinError) return `cannot connect: ${error.message}`;
+  if ((error as { code?: string }).code === "ECONNREFUSED") {
+    return `cannot connect to ${where}: connection refused (is the server running?)`;
   }
   return `cannot connect to ${where}: ${(error as Error).message}`;
 }

@@ -216,6 +216,12 @@ function cleanParseError(message: string): string {
   if (missing) {
     return `${missing[1]?.split(",").pop()?.trim()} needs a value`;
   }
+  const ambiguous = /Option '([^']+)' argument is ambiguous/.exec(message);
+  if (ambiguous) {
+    // `--clock-offset -2s`: parseArgs will not take a value that looks like a flag.
+    const flag = ambiguous[1];
+    return `${flag} needs a value; for one that starts with a dash write ${flag}=-VALUE`;
+  }
   const positional = /Unexpected argument '([^']+)'/.exec(message);
   if (positional) return `unexpected argument '${positional[1]}'`;
   return message.split(". ")[0] ?? message;

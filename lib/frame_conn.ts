@@ -15,7 +15,7 @@ import {
 import { prepareMessage } from "../protocol/tlv/message.ts";
 import type { MessageFields, MessageName } from "../protocol/tlv/registry.ts";
 import { fairShare } from "./fair_share.ts";
-import type { Tracer } from "./trace.ts";
+import type { FrameRoute, Tracer } from "./trace.ts";
 
 /** Options for {@linkcode FrameConnection}. */
 export interface FrameConnectionOptions {
@@ -106,6 +106,7 @@ export class FrameConnection {
   readonly peer: string;
   readonly reader: FrameReader;
   #tracer: Tracer | undefined;
+  #route: FrameRoute;
   #highWaterMark: number;
   #readBuffer: Uint8Array;
   #minReadBuffer: number;
@@ -139,6 +140,12 @@ export class FrameConnection {
     }
     this.reader = new FrameReader(options.limits ?? DEFAULT_LIMITS);
     this.#tracer = options.tracer;
+    // For --pcap-out: a TLS connection is the one with a handshake.
+    this.#route = {
+      transport: "handshake" in conn ? "tls" : "tcp",
+      local: conn.localAddr,
+      remote: conn.remoteAddr,
+    };
     this.#highWaterMark = options.highWaterMark ?? 1024 * 1024;
     this.#readBuffer = new Uint8Array(options.readBufferSize ?? 64 * 1024);
     this.#minReadBuffer = this.#readBuffer.length;
@@ -220,7 +227,7 @@ export class FrameConnection {
     view.setUint16(0, frame.type);
     view.setUint32(2, frame.body.length);
     whole.set(frame.body, 6);
-    this.#tracer?.frame(direction, this.peer, whole);
+    this.#tracer?.frame(direction, this.peer, whole, this.#route);
   }
 
   /**
@@ -294,7 +301,7 @@ export class FrameConnection {
 
   /** Counts a queued frame, traces it and schedules the writer. */
   #added(frame: Uint8Array): void {
-    this.#tracer?.frame("send", this.peer, frame);
+    this.#tracer?.frame("send", this.peer, frame, this.#route);
     this.#queued += frame.length;
     if (this.#corked === 0 && !this.#scheduled && !this.#writing) {
       this.#scheduled = true;

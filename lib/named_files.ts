@@ -18,7 +18,8 @@
 
 import { join } from "node:path";
 import { ProtocolError } from "../protocol/tlv/protocol_error.ts";
-import type { DigestCache } from "./bulk.ts";
+import { type DigestCache, sendBulk } from "./bulk.ts";
+import type { Session } from "./server.ts";
 import { ConfinedPathError, type ConfinedRoot } from "./confined_fs.ts";
 
 /** Longest name accepted, in UTF-16 code units (as file systems allow 255 bytes). */
@@ -172,4 +173,43 @@ export async function listNamed(
   return out.sort((a, b) =>
     a.name.localeCompare(b.name) || a.fileName.localeCompare(b.fileName)
   );
+}
+
+/**
+ * Sends a file found by {@linkcode findNamed} as a bulk transfer answering
+ * request `id`, from `offset` on. One open handle serves the stat, the
+ * digest's check and every byte sent, so a file replaced meanwhile cannot
+ * pair one version's size with another's bytes.
+ *
+ * @returns The data bytes sent.
+ *
+ * @example
+ * ```ts
+ * const found = await findNamed(root, name, [""], "a file name");
+ * if (found) await sendNamedFile(session, { id, found, offset, digests });
+ * ```
+ */
+export async function sendNamedFile(
+  session: Session,
+  options: {
+    id: number;
+    found: FoundFile;
+    offset?: number;
+    digests: DigestCache;
+    source?: string;
+  },
+): Promise<number> {
+  const { found } = options;
+  using file = await Deno.open(found.path, { read: true });
+  const info = await file.stat();
+  const digest = await options.digests.digest(found.path, info);
+  return await sendBulk(session, {
+    id: options.id,
+    name: found.fileName,
+    file,
+    size: info.size,
+    digest,
+    offset: options.offset ?? 0,
+    ...(options.source !== undefined ? { source: options.source } : {}),
+  });
 }

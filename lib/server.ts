@@ -63,6 +63,20 @@ export interface Session {
   readonly congested: boolean;
   /** Bytes queued for the peer and not yet written. */
   readonly queuedBytes: number;
+  /**
+   * Ends the connection from the service's side (a chat client that fell
+   * too far behind, or was kicked): logs `reason`, writes what is queued
+   * for at most a second more, then closes. Hosts without connections (UDP)
+   * leave it out.
+   */
+  close?(reason: string): void;
+  /**
+   * Stops reading from the peer until `until` settles (or the connection
+   * closes): a service taking a stream of frames it cannot keep up with (an
+   * upload writing to disk) lets TCP flow control slow the peer instead of
+   * buffering. Hosts without a stream to pause (UDP) leave it out.
+   */
+  holdInput?(until: Promise<unknown>): void;
 }
 
 /** A TLV service: the logic of one system, testable without sockets. */
@@ -77,6 +91,17 @@ export interface TlvService {
   handle(message: Message, session: Session): void | Promise<void>;
   /** Called once when a connection's session ends. */
   closed?(session: Session): void;
+  /**
+   * Called by the UDP host for every datagram from a peer before it is
+   * handled, pings and hellos included: a service that keeps sessions by
+   * address learns that the peer is still there.
+   */
+  heard?(session: Session): void;
+  /**
+   * Whether `ping` goes to {@linkcode handle} instead of being answered by
+   * the host at once (the UDP pinger delays or drops its pongs).
+   */
+  readonly handlesPing?: boolean;
 }
 
 /** Options for {@linkcode TlvServer}. */
@@ -253,6 +278,8 @@ class Connection implements Session {
   #idleTimer: ReturnType<typeof setTimeout> | undefined;
   #lastInput = 0;
   #shuttingDown = false;
+  #inputHold: Promise<unknown> | undefined;
+  #holding = false;
   #done = Promise.withResolvers<void>();
   readonly done = this.#done.promise;
 
@@ -295,6 +322,37 @@ class Connection implements Session {
     return this.fc.pendingBytes;
   }
 
+  holdInput(until: Promise<unknown>): void {
+    const earlier = this.#inputHold;
+    this.#inputHold = earlier === undefined
+      ? until
+      : Promise.all([earlier, until]);
+  }
+
+  /** Waits out the holds services placed, or until the connection closes. */
+  async #awaitHolds(): Promise<void> {
+    const closed = Promise.withResolvers<void>();
+    const onClose = () => closed.resolve();
+    this.signal.addEventListener("abort", onClose, { once: true });
+    this.#holding = true;
+    try {
+      while (this.#inputHold !== undefined && !this.signal.aborted) {
+        const hold = this.#inputHold;
+        this.#inputHold = undefined;
+        await Promise.race([hold.then(() => {}, () => {}), closed.promise]);
+      }
+    } finally {
+      this.#holding = false;
+      this.signal.removeEventListener("abort", onClose);
+    }
+  }
+
+  close(reason: string): void {
+    if (this.fc.closed) return;
+    this.#ctx.log.info("closing connection", { peer: this.peer, reason });
+    this.fc.closeAfterFlush(1000);
+  }
+
   async run(): Promise<void> {
     const log = this.#ctx.log;
     log.debug("connection opened", { peer: this.peer });
@@ -308,6 +366,7 @@ class Connection implements Session {
         this.#handleFrames(frames);
         // A peer that pipelines without reading must not grow our memory.
         if (this.fc.congested) await this.fc.drained();
+        if (this.#inputHold !== undefined) await this.#awaitHolds();
       }
     } catch (error) {
       if (error instanceof TlvDecodeError) {
@@ -415,7 +474,7 @@ class Connection implements Session {
 
   #idleCheck(): void {
     // A connection busy sending (a long download, a live channel) is not idle.
-    if (this.#inFlight > 0 || this.fc.pendingBytes > 0) {
+    if (this.#inFlight > 0 || this.fc.pendingBytes > 0 || this.#holding) {
       this.#lastInput = performance.now();
     }
     const left = this.#lastInput + this.#ctx.idleTimeoutMs - performance.now();
@@ -441,8 +500,8 @@ class Connection implements Session {
       this.#hello(message);
       return;
     }
-    if (message.type === "ping") {
-      this.send("pong", id !== undefined ? { id } : {});
+    if (message.type === "ping" && !this.#handler.handlesPing) {
+      this.send("pong", message.fields);
       return;
     }
     if (message.type === "hello") {

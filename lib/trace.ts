@@ -1,6 +1,8 @@
 /**
  * `--trace`: every frame sent and received, decoded, on stderr.
- * `--trace=hex` adds a hex dump of the frame's bytes.
+ * `--trace=hex` adds a hex dump of the frame's bytes. The same call also
+ * feeds `--pcap-out` (a {@linkcode FrameCapture}), so every place that
+ * traces a frame captures it too.
  *
  * @module
  */
@@ -18,6 +20,28 @@ import { stderrSink } from "./log.ts";
 export type TraceMode = "frames" | "hex";
 
 /**
+ * Where a frame travelled: the transport and both socket addresses, for
+ * captures (`--trace` needs only the peer text).
+ */
+export interface FrameRoute {
+  readonly transport: "tcp" | "udp" | "tls";
+  /** This end's address; unknown for some sockets. */
+  readonly local: Deno.Addr | undefined;
+  readonly remote: Deno.Addr;
+}
+
+/** Receives every traced frame, e.g. the `--pcap-out` writer. */
+export interface FrameCapture {
+  /** Records one whole frame; must copy what it keeps. */
+  frame(
+    direction: "send" | "recv",
+    peer: string,
+    bytes: Uint8Array,
+    route: FrameRoute | undefined,
+  ): void;
+}
+
+/**
  * Prints frames as they cross a connection.
  *
  * @example
@@ -28,17 +52,38 @@ export type TraceMode = "frames" | "hex";
  * ```
  */
 export class Tracer {
-  readonly mode: TraceMode;
+  /** What is printed; `undefined` when the tracer only captures. */
+  readonly mode: TraceMode | undefined;
   #sink: LogSink;
+  #capture: FrameCapture | undefined;
 
-  /** Creates a tracer writing to `sink` (stderr by default). */
-  constructor(mode: TraceMode, sink: LogSink = stderrSink) {
+  /**
+   * Creates a tracer printing to `sink` (stderr by default) in `mode`, and
+   * handing every frame to `options.capture` when given.
+   */
+  constructor(
+    mode: TraceMode | undefined,
+    sink: LogSink = stderrSink,
+    options: { capture?: FrameCapture | undefined } = {},
+  ) {
     this.mode = mode;
     this.#sink = sink;
+    this.#capture = options.capture;
   }
 
-  /** Prints one whole frame (header included). */
-  frame(direction: "send" | "recv", peer: string, bytes: Uint8Array): void {
+  /**
+   * Prints (and captures) one whole frame, header included. `route` gives
+   * a capture the addresses and transport; without it the peer text is all
+   * it has.
+   */
+  frame(
+    direction: "send" | "recv",
+    peer: string,
+    bytes: Uint8Array,
+    route?: FrameRoute,
+  ): void {
+    this.#capture?.frame(direction, peer, bytes, route);
+    if (this.mode === undefined) return;
     const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     const type = view.getUint16(0);
     const body = bytes.subarray(HEADER_LENGTH);

@@ -14,7 +14,7 @@ import type {
   MessageName,
 } from "../protocol/tlv/registry.ts";
 import { formatAddr } from "./frame_conn.ts";
-import type { Tracer } from "./trace.ts";
+import type { FrameRoute, Tracer } from "./trace.ts";
 import { MAX_DATAGRAM } from "./udp_server.ts";
 
 /** No answer arrived within the timeout. */
@@ -46,10 +46,13 @@ export class UdpClient implements AsyncDisposable {
   #socket: Deno.DatagramConn;
   #target: Deno.NetAddr;
   #tracer: Tracer | undefined;
+  #route: FrameRoute;
   #nextId = 1;
   #waiters = new Map<number, Waiter>();
   #closed = false;
   #loop: Promise<void>;
+  #onPush: ((message: Message) => void) | undefined;
+  #onStray: ((message: Message) => void) | undefined;
 
   /** Opens a socket on an ephemeral local port. */
   constructor(
@@ -64,6 +67,11 @@ export class UdpClient implements AsyncDisposable {
       hostname: localBindAddress(hostname),
       port: 0,
     });
+    this.#route = {
+      transport: "udp",
+      local: this.#socket.addr,
+      remote: this.#target,
+    };
     this.#loop = this.#receive();
   }
 
@@ -80,7 +88,7 @@ export class UdpClient implements AsyncDisposable {
       }
       const decoded = decodeFrame(data, 0);
       if (decoded === undefined || decoded.next !== data.length) continue;
-      this.#tracer?.frame("recv", this.peer, data);
+      this.#tracer?.frame("recv", this.peer, data, this.#route);
       let message: Message;
       try {
         message = decodeMessage(decoded.frame);
@@ -88,8 +96,16 @@ export class UdpClient implements AsyncDisposable {
         continue;
       }
       const id = "id" in message.fields ? message.fields.id : undefined;
-      const waiter = id === undefined ? undefined : this.#waiters.get(id);
-      if (!waiter || id === undefined) continue; // late or stray: dropped
+      if (id === undefined) {
+        // Sent by the server on its own (a chat message): not an answer.
+        this.#onPush?.(message);
+        continue;
+      }
+      const waiter = this.#waiters.get(id);
+      if (!waiter) {
+        this.#onStray?.(message);
+        continue;
+      }
       this.#waiters.delete(id);
       clearTimeout(waiter.timer);
       if (message.type === "error") {
@@ -98,13 +114,38 @@ export class UdpClient implements AsyncDisposable {
     }
   }
 
-  /** Sends one request; rejects with {@linkcode RequestTimeoutError} after `timeoutMs`. */
+  /**
+   * Receives messages without an id: those the server sends on its own
+   * (pushes). Without a listener they are dropped.
+   */
+  onPush(listener: (message: Message) => void): void {
+    this.#onPush = listener;
+  }
+
+  /**
+   * Receives messages whose id answers no pending request: a late or
+   * duplicate answer (the pinger reports them), or one the server sends on
+   * its own under a request's id (time ticks). Without a listener they are
+   * dropped.
+   */
+  onStray(listener: (message: Message) => void): void {
+    this.#onStray = listener;
+  }
+
+  /**
+   * Sends one request; rejects with {@linkcode RequestTimeoutError} after
+   * `timeoutMs`. The id is the next of the client's own unless `fields.id`
+   * names one (the pinger's sequence numbers); an id already waiting throws.
+   */
   request<M extends MessageName>(
     type: M,
-    fields: Omit<MessageFields<M>, "id">,
+    fields: Omit<MessageFields<M>, "id"> & { id?: number },
     timeoutMs: number,
   ): Promise<Message> {
-    const id = this.#nextId++;
+    const id = fields.id ?? this.#nextId++;
+    if (this.#waiters.has(id)) {
+      throw new Error(`Cannot send request ${id}: that id is still waiting`);
+    }
     const bytes = encodeMessage(
       type,
       { ...fields, id } as unknown as MessageFields<M>,
@@ -119,7 +160,7 @@ export class UdpClient implements AsyncDisposable {
       );
     }, timeoutMs);
     this.#waiters.set(id, { resolve, reject, timer });
-    this.#tracer?.frame("send", this.peer, bytes);
+    this.#tracer?.frame("send", this.peer, bytes, this.#route);
     this.#socket.send(bytes, this.#target).catch((error) => {
       const waiter = this.#waiters.get(id);
       if (!waiter) return;
@@ -130,6 +171,17 @@ export class UdpClient implements AsyncDisposable {
       );
     });
     return promise;
+  }
+
+  /**
+   * Sends one message that expects no answer (time_unsubscribe); a failure
+   * to send is ignored, as a lost datagram would be.
+   */
+  send<M extends MessageName>(type: M, fields: MessageFields<M>): void {
+    if (this.#closed) return;
+    const bytes = encodeMessage(type, fields);
+    this.#tracer?.frame("send", this.peer, bytes, this.#route);
+    this.#socket.send(bytes, this.#target).catch(() => {});
   }
 
   /** Closes the socket; pending requests are rejected. */

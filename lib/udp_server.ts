@@ -122,9 +122,14 @@ export class UdpServer implements AsyncDisposable {
           0,
         );
       }
-      this.#tracer?.frame("recv", peer, data);
+      this.#tracer?.frame("recv", peer, data, {
+        transport: "udp",
+        local: this.addr,
+        remote: addr,
+      });
       const message = decodeMessage(decoded.frame, this.#limits);
       id = "id" in message.fields ? message.fields.id : undefined;
+      this.#service.heard?.(session);
       if (message.type === "hello") {
         session.send("hello_ok", {
           version: PROTOCOL_VERSION,
@@ -133,8 +138,8 @@ export class UdpServer implements AsyncDisposable {
         });
         return;
       }
-      if (message.type === "ping") {
-        session.send("pong", id !== undefined ? { id } : {});
+      if (message.type === "ping" && !this.#service.handlesPing) {
+        session.send("pong", message.fields);
         return;
       }
       const result = this.#service.handle(message, session);
@@ -176,7 +181,11 @@ export class UdpServer implements AsyncDisposable {
       });
       return;
     }
-    this.#tracer?.frame("send", peer, bytes);
+    this.#tracer?.frame("send", peer, bytes, {
+      transport: "udp",
+      local: this.addr,
+      remote: addr,
+    });
     this.#socket.send(bytes, addr).catch((error) => {
       if (!this.#closing) this.#log.debug("send failed", { peer, error });
     });

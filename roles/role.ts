@@ -29,8 +29,8 @@ export interface RoleContext {
   readonly signal: AbortSignal;
   /** Server certificate and key, read before permissions were dropped. */
   readonly tls: { cert: string; key: string } | undefined;
-  /** Client trust: extra CA certificates (PEM), when `--tls` is given. */
-  readonly clientTls: { caCerts?: string[] } | undefined;
+  /** Client trust: extra CA certificates (PEM) or a pin, when TLS is asked. */
+  readonly clientTls: { caCerts?: string[]; pin?: string } | undefined;
   /** The role's `env` variables that were set, read before env was revoked. */
   readonly env: ReadonlyMap<string, string>;
 }
@@ -57,6 +57,11 @@ export interface Role {
    * net permission is revoked at start too. Default true.
    */
   readonly network?: boolean;
+  /**
+   * `false` for a server or client that speaks no TLV frames (HTTP, DNS):
+   * with nothing to capture it takes no `--pcap-out`. Default true.
+   */
+  readonly tlv?: boolean;
   /**
    * Environment variables the role reads (e.g. SOCKLAB_PASSWORD): read at
    * start into `ctx.env`, before every env permission is revoked.
@@ -93,6 +98,17 @@ export const COMMON_FLAGS: readonly FlagSpec[] = [
   { name: "help", type: "boolean", doc: "show this help", short: "h" },
 ];
 
+/** Flags every server and client that speaks TLV takes. */
+export const CAPTURE_FLAGS: readonly FlagSpec[] = [
+  {
+    name: "pcap-out",
+    type: "string",
+    doc: "write every frame sent and received to FILE as a pcapng capture " +
+      "(secrets masked) for Wireshark; see --role dissector",
+    value: "FILE",
+  },
+];
+
 /** Flags every server takes. */
 export const SERVER_FLAGS: readonly FlagSpec[] = [
   {
@@ -120,6 +136,12 @@ export const SERVER_FLAGS: readonly FlagSpec[] = [
     type: "string",
     doc: "PEM private key for --tls-cert",
     value: "FILE",
+  },
+  {
+    name: "tls-self-signed",
+    type: "boolean",
+    doc: "serve over TLS with a throwaway certificate for localhost made at " +
+      "start; its SHA-256 fingerprint is printed for clients' --pin",
   },
   {
     name: "idle-timeout",
@@ -164,6 +186,13 @@ export const CLIENT_FLAGS: readonly FlagSpec[] = [
     value: "FILE",
   },
   {
+    name: "pin",
+    type: "string",
+    doc: "trust the server certificate whose SHA-256 is this (implies --tls; " +
+      "for a server started with --tls-self-signed)",
+    value: "SHA256",
+  },
+  {
     name: "timeout",
     type: "duration",
     doc: "bound on connecting and on each wait for an answer",
@@ -171,14 +200,26 @@ export const CLIENT_FLAGS: readonly FlagSpec[] = [
   },
 ];
 
-/** All flags of a role, common ones first. */
+/**
+ * All flags of a role, common ones first. A role may redeclare a common flag
+ * to give it another default (the UDP pinger's `--timeout 1s`); it keeps the
+ * common flag's place in `--help`.
+ */
 export function allFlags(role: Role): FlagSpec[] {
   const byKind = role.kind === "server"
     ? SERVER_FLAGS
     : role.kind === "client"
     ? CLIENT_FLAGS
     : [];
-  return [...byKind, ...role.flags, ...COMMON_FLAGS];
+  const own = new Map(role.flags.map((f) => [f.name, f]));
+  const common = byKind.map((f) => own.get(f.name) ?? f);
+  const shared = new Set(common.map((f) => f.name));
+  return [
+    ...common,
+    ...role.flags.filter((f) => !shared.has(f.name)),
+    ...(role.kind !== "tool" && role.tlv !== false ? CAPTURE_FLAGS : []),
+    ...COMMON_FLAGS,
+  ];
 }
 
 /** Server options from the common server flags. */

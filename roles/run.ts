@@ -13,7 +13,9 @@ import {
   type LogLevel,
   printLine,
 } from "../lib/log.ts";
+import { openPcapOut } from "../lib/pcap_out.ts";
 import { dropPermissions } from "../lib/permissions.ts";
+import { createSelfSigned, normalizeFingerprint } from "../lib/self_signed.ts";
 import { shutdownSignal } from "../lib/signals.ts";
 import { parseTraceMode, Tracer } from "../lib/trace.ts";
 import { VERSION } from "../lib/version.ts";
@@ -91,7 +93,6 @@ export async function runRole(
   });
   const mode = parseTraceMode(flags.string("trace"));
   if (typeof mode === "object") throw new UsageError(mode.error);
-  const tracer = mode ? new Tracer(mode) : undefined;
 
   // Certificates are read before permissions are dropped.
   let tls: RoleContext["tls"];
@@ -102,18 +103,49 @@ export async function runRole(
     if ((cert === undefined) !== (key === undefined)) {
       throw new UsageError("--tls-cert and --tls-key go together");
     }
+    if (cert !== undefined && flags.boolean("tls-self-signed")) {
+      throw new UsageError(
+        "--tls-self-signed makes its own certificate: leave out --tls-cert and --tls-key",
+      );
+    }
     if (cert !== undefined && key !== undefined) {
       tls = {
         cert: await readPem(cert, "--tls-cert"),
         key: await readPem(key, "--tls-key"),
       };
+    } else if (flags.boolean("tls-self-signed")) {
+      const host = flags.string("host") ?? "127.0.0.1";
+      const hosts = ["localhost", "127.0.0.1", "::1"];
+      if (!hosts.includes(host) && host !== "0.0.0.0" && host !== "::") {
+        hosts.push(host);
+      }
+      const made = await createSelfSigned({ hosts });
+      tls = { cert: made.cert, key: made.key };
+      log.raw(
+        `${role.name}: self-signed TLS certificate for ${
+          hosts.join(", ")
+        }, SHA-256 fingerprint ${made.fingerprint} (clients: --pin ${made.fingerprint})`,
+      );
     }
   } else if (role.kind === "client") {
     const ca = flags.string("ca");
+    const pin = flags.string("pin");
     if (ca !== undefined && !flags.boolean("tls")) {
       throw new UsageError("--ca needs --tls");
     }
-    if (flags.boolean("tls")) {
+    if (pin !== undefined && ca !== undefined) {
+      throw new UsageError(
+        "--pin and --ca are two ways to trust a server: give one",
+      );
+    }
+    if (pin !== undefined) {
+      if (normalizeFingerprint(pin) === undefined) {
+        throw new UsageError(
+          `--pin ${pin} is not a SHA-256 fingerprint (64 hex digits, colons allowed)`,
+        );
+      }
+      clientTls = { pin };
+    } else if (flags.boolean("tls")) {
       clientTls = ca !== undefined
         ? { caCerts: [await readPem(ca, "--ca")] }
         : {};
@@ -130,6 +162,15 @@ export async function runRole(
     }
     if (value !== undefined) env.set(name, value);
   }
+  // The capture file too: a role that may touch no file keeps just this one
+  // open. One tracer feeds both --trace and --pcap-out.
+  using pcap = openPcapOut(flags.string("pcap-out"), {
+    application: `socklab ${VERSION} ${role.name}`,
+    log,
+  });
+  const tracer = mode || pcap
+    ? new Tracer(mode, undefined, { capture: pcap })
+    : undefined;
   dropPermissions(role.files, { network: role.network ?? true });
 
   using stop = shutdownSignal();

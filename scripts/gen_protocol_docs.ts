@@ -46,6 +46,13 @@ import {
   type ServiceName,
   SERVICES,
 } from "../protocol/tlv/registry.ts";
+import { LINKTYPE_USER0, MAX_SNAP_LENGTH } from "../protocol/pcap/pcapng.ts";
+import {
+  DIRECTION_CODES,
+  PSEUDO_HEADER_LENGTH,
+  PSEUDO_HEADER_VERSION,
+  TRANSPORT_CODES,
+} from "../protocol/pcap/pseudo_header.ts";
 import { CalcError, evaluate, formatResult } from "../roles/calc/evaluate.ts";
 import { toProtocolError } from "../roles/calc/service.ts";
 
@@ -158,6 +165,7 @@ export function renderProtocolDoc(): string {
     tablesSection(),
     examplesSection(),
     pythonSection(),
+    captureSection(),
   ].join("\n\n") + "\n";
 }
 
@@ -457,6 +465,23 @@ function bulkSection(): string {
       "An error during a transfer is an `error` frame with the transfer's",
       "`id`; the receiver discards what it has not verified.",
     ),
+    para(
+      "Uploads (`file_put`, service `file`, day 2) run the other way, the",
+      "request standing in for `bulk_header`:",
+    ),
+    code("text", uploadDiagram()),
+    para(
+      "`file_put` announces the file's `size` and SHA-256 `digest`. The",
+      "server answers `file_put_ready` with the `offset` to send from: more",
+      "than 0 when it holds verified bytes of an earlier, interrupted upload",
+      "of the same name, size and digest. It refuses before any data with",
+      "`file_too_large` or `bad_name`. The client then sends `bulk_data`",
+      "from that offset and `bulk_end`, with the request's `id` and no",
+      "`bulk_header`; the server checks them by the rules above and answers",
+      "`file_put_ok` once the file is verified and in place, or",
+      "`bad_upload` (nothing of it kept), or `superseded` when a newer",
+      "upload of the same name took over.",
+    ),
   );
 }
 
@@ -522,7 +547,69 @@ function pythonSection(): string {
   );
 }
 
+function captureSection(): string {
+  const codes = (table: Record<string, number>, names: string[]) =>
+    Object.values(table).map((code, i) => `${code} ${names[i]}`).join(", ");
+  return blocks(
+    "## 10. Captures and Wireshark",
+    para(
+      "Every TLV role takes `--pcap-out FILE`: it writes each frame it sends",
+      "and receives to a pcapng file, and `socklab --role dissector` prints a",
+      "Wireshark dissector (Lua) generated from the same registry as this",
+      "document. The file has one interface of link type",
+      `\`LINKTYPE_USER0\` (${LINKTYPE_USER0}), microsecond timestamps, and one`,
+      "Enhanced Packet Block per frame whose flags say inbound or outbound.",
+      `Each packet is a ${PSEUDO_HEADER_LENGTH}-byte pseudo-header, big-endian,`,
+      "then the whole frame (header included), with the value of every",
+      "secret field overwritten by `*` bytes. A packet longer than",
+      `${MAX_SNAP_LENGTH} bytes is cut there; its original length is kept.`,
+    ),
+    code("text", pseudoHeaderDiagram()),
+    table(["Bytes", "Field", "Values"], [
+      ["0", "version", `${PSEUDO_HEADER_VERSION}`],
+      [
+        "1",
+        "direction",
+        `${
+          codes(DIRECTION_CODES, ["sent", "received"])
+        } (by the role that wrote the file)`,
+      ],
+      [
+        "2",
+        "transport",
+        `${
+          codes(TRANSPORT_CODES, ["unknown", "TCP", "UDP", "TLS"])
+        } (TLS: the frame inside the connection)`,
+      ],
+      ["3", "family", "4 (IPv4) or 6 (IPv6), for both addresses"],
+      ["4–5", "source port", "u16"],
+      ["6–7", "destination port", "u16"],
+      [
+        "8–23",
+        "source address",
+        "IPv4 in the first 4 bytes, the rest zero; all zero when not known",
+      ],
+      ["24–39", "destination address", "as the source address"],
+    ]),
+  );
+}
+
 // ---------------------------------------------------------------- diagrams
+
+function pseudoHeaderDiagram(): string {
+  return [
+    "byte  0          1            2            3",
+    "    +----------+------------+------------+----------+",
+    "  0 | version  | direction  | transport  | family   |",
+    "    +----------+------------+------------+----------+",
+    "  4 | source port           | destination port      |",
+    "    +-----------------------+-----------------------+",
+    "  8 | source address (16 bytes)                     |",
+    " 24 | destination address (16 bytes)                |",
+    "    +-----------------------------------------------+",
+    ` ${PSEUDO_HEADER_LENGTH} | the frame: type u16, length u32, body         |`,
+  ].join("\n");
+}
 
 function itemDiagram(): string {
   return [
@@ -574,6 +661,18 @@ function bulkDiagram(): string {
     "  |<-- bulk_data {id=7, offset=0, data} -------------------|",
     "  |<-- bulk_data {id=7, offset=65536, data} ---------------|",
     "  |<-- bulk_end {id=7, size} ------------------------------|",
+  ].join("\n");
+}
+
+function uploadDiagram(): string {
+  return [
+    "client                                                 server",
+    "  |--- file_put {id=9, name, size, digest} ------------->|",
+    "  |<-- file_put_ready {id=9, offset=0} ------------------|",
+    "  |--- bulk_data {id=9, offset=0, data} ---------------->|",
+    "  |--- bulk_data {id=9, offset=65536, data} ------------>|",
+    "  |--- bulk_end {id=9, size} --------------------------->|",
+    "  |<-- file_put_ok {id=9, name, size} -------------------|",
   ].join("\n");
 }
 

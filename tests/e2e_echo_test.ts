@@ -13,9 +13,10 @@ import { readyPort, runRole, spawnRole } from "./_util.ts";
 const RTT = String.raw`\(\d+\.\d{3} ms\)`;
 const SUMMARY = (n: number) =>
   new RegExp(
-    String
-      .raw`^${n} sent, ${n} received, 0% lost, rtt min/avg/max = \d+\.\d{3}/\d+\.\d{3}/\d+\.\d{3} ms$`,
+    String.raw`^${n} packets transmitted, ${n} received, 0% packet loss$`,
   );
+const RTT_SUMMARY =
+  /^rtt min\/avg\/max\/mdev = \d+\.\d{3}\/\d+\.\d{3}\/\d+\.\d{3}\/\d+\.\d{3} ms$/;
 
 /**
  * Runs `fn` against an echo-server on port 0, then stops it with SIGTERM
@@ -36,15 +37,16 @@ async function withEchoServer(
   assert.equal(server.stderr.at(-1), "INFO echo-server: stopped");
 }
 
-/** Asserts each message came back, in order, with an RTT, then a summary. */
+/** Asserts each message came back, in order, with an RTT, then ping's summary. */
 function assertEchoed(stdout: string, messages: string[]): void {
   const lines = stdout.split("\n");
   assert.equal(lines.pop(), "", "output ends with a newline");
-  assert.equal(lines.length, messages.length + 1, stdout);
+  assert.equal(lines.length, messages.length + 2, stdout);
   for (const [i, message] of messages.entries()) {
     assert.match(lines[i]!, new RegExp(`^${RegExp.escape(message)}  ${RTT}$`));
   }
-  assert.match(lines.at(-1)!, SUMMARY(messages.length));
+  assert.match(lines.at(-2)!, SUMMARY(messages.length));
+  assert.match(lines.at(-1)!, RTT_SUMMARY);
 }
 
 Deno.test("echo-client over TCP echoes its arguments with RTTs and a summary", async () => {
@@ -120,7 +122,8 @@ Deno.test("echo-client --udp prints Request timed out and exits 1 when nothing a
     assert.equal(two.code, 1, two.stderr);
     assert.equal(
       two.stdout,
-      "Request timed out\nRequest timed out\n2 sent, 0 received, 100% lost\n",
+      "Request timed out\nRequest timed out\n" +
+        "2 packets transmitted, 0 received, 100% packet loss\n",
     );
     // Three datagrams were sent, each one whole echo_request frame.
     const got: string[] = [];

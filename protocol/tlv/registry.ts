@@ -473,14 +473,16 @@ export const MESSAGES = {
   file_list: {
     code: 0x0700,
     service: "file",
-    doc: "Asks which files the file server has.",
-    fields: { id: "required" },
+    doc: "Asks which files the file server has, by name, skipping the " +
+      "first `offset` (default 0) to ask for the next page.",
+    fields: { id: "required", offset: "optional" },
   },
   file_list_reply: {
     code: 0x0701,
     service: "file",
-    doc: "The files, one entry each (name, size, digest).",
-    fields: { id: "required", entry: "repeated" },
+    doc: "A page of files from the asked offset, one entry each (name, " +
+      "size, digest); `count` is how many files there are in all.",
+    fields: { id: "required", entry: "repeated", count: "optional" },
   },
   file_get: {
     code: 0x0702,
@@ -745,6 +747,16 @@ export const ERRORS = {
     code: 80,
     doc: "The upload is larger than the server's size limit.",
   },
+  bad_upload: {
+    code: 81,
+    doc: "The upload broke the bulk rules or its SHA-256 is not the " +
+      "announced digest; nothing of it was kept.",
+  },
+  superseded: {
+    code: 82,
+    doc: "A newer upload of the same file (a client resuming) took over; " +
+      "the verified bytes stay for it.",
+  },
   nick_taken: {
     code: 96,
     doc: "Someone else has that nickname.",
@@ -764,6 +776,11 @@ export const ERRORS = {
   too_long: {
     code: 100,
     doc: "The message is longer than the server allows.",
+  },
+  too_many_rooms: {
+    code: 101,
+    doc: "The client is in as many chat rooms as the server allows; leave " +
+      "one first.",
   },
 } as const satisfies Record<string, { code: number; doc: string }>;
 

@@ -236,6 +236,7 @@ export const dnsGlobalRole: Role = {
   summary:
     "HW3: authoritative DNS for the .edu and .com tables (dig works against it)",
   kind: "server",
+  tlv: false,
   files: "read",
   flags: [
     {
@@ -263,6 +264,7 @@ export const dnsLocalRole: Role = {
   name: "dns-local",
   summary: "HW3: local DNS: own table, then cache, then the global server",
   kind: "server",
+  tlv: false,
   files: "read",
   flags: [
     {

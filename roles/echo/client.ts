@@ -8,6 +8,7 @@
 import { connectTlv } from "../../lib/client.ts";
 import { promptLines } from "../../lib/lines.ts";
 import { printLine } from "../../lib/log.ts";
+import { formatMs, pingSummary } from "../../lib/ping_stats.ts";
 import { RequestTimeoutError, UdpClient } from "../../lib/udp_client.ts";
 import type { Message } from "../../protocol/tlv/registry.ts";
 import { clientOptions, type Role } from "../role.ts";
@@ -68,7 +69,7 @@ export const echoClientRole: Role = {
           const data = reply.type === "echo_reply"
             ? decoder.decode(reply.fields.data)
             : `(${reply.type})`;
-          printLine(`${data}  (${rtt.toFixed(3)} ms)`);
+          printLine(`${data}  (${formatMs(rtt)} ms)`);
         } catch (error) {
           if (!(error instanceof RequestTimeoutError)) throw error;
           printLine("Request timed out");
@@ -77,22 +78,10 @@ export const echoClientRole: Role = {
     } finally {
       await close();
     }
-    if (sent > 1) printLine(summary(sent, rtts));
+    if (sent > 1) {
+      const counts = { transmitted: sent, received: rtts.length };
+      for (const line of pingSummary(counts, rtts)) printLine(line);
+    }
     return rtts.length === sent ? 0 : 1;
   },
 };
-
-/** `ping`-style summary line. */
-function summary(sent: number, rtts: number[]): string {
-  const lost = sent - rtts.length;
-  const head = `${sent} sent, ${rtts.length} received, ${
-    ((lost / sent) * 100).toFixed(0)
-  }% lost`;
-  if (rtts.length === 0) return head;
-  const min = Math.min(...rtts);
-  const max = Math.max(...rtts);
-  const avg = rtts.reduce((a, b) => a + b, 0) / rtts.length;
-  return `${head}, rtt min/avg/max = ${min.toFixed(3)}/${avg.toFixed(3)}/${
-    max.toFixed(3)
-  } ms`;
-}

@@ -8,10 +8,10 @@
  * @module
  */
 
-import { DigestCache, sendBulk } from "../../lib/bulk.ts";
+import { DigestCache } from "../../lib/bulk.ts";
 import type { ConfinedRoot } from "../../lib/confined_fs.ts";
 import type { Logger } from "../../lib/log.ts";
-import { findNamed, listNamed } from "../../lib/named_files.ts";
+import { findNamed, listNamed, sendNamedFile } from "../../lib/named_files.ts";
 import type { Session, TlvService } from "../../lib/server.ts";
 import { ProtocolError } from "../../protocol/tlv/protocol_error.ts";
 import type { Message } from "../../protocol/tlv/registry.ts";
@@ -100,18 +100,11 @@ export function imageService(
             // The name only: the directory's path and contents stay private.
             throw new ProtocolError("not_found", `no image named "${name}"`);
           }
-          // One handle for the stat and every byte sent, so a file replaced
-          // meanwhile cannot pair one file's size with another's bytes.
-          using file = await Deno.open(found.path, { read: true });
-          const info = await file.stat();
-          const digest = await digests.digest(found.path, info);
-          const sent = await sendBulk(session, {
+          const sent = await sendNamedFile(session, {
             id,
-            name: found.fileName,
-            file,
-            size: info.size,
-            digest,
+            found,
             offset: offset ?? 0,
+            digests,
           });
           stats.bytesSent += sent;
           options.log?.debug("image sent", {

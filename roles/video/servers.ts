@@ -174,16 +174,42 @@ export const globalServerRole: Role = {
   },
 };
 
+/** How the edge trusts a TLS origin, from `--upstream-ca`/`--upstream-pin`. */
+async function upstreamTls(
+  ctx: RoleContext,
+): Promise<{ caCerts?: string[]; pin?: string } | undefined> {
+  const ca = ctx.flags.string("upstream-ca");
+  const pin = ctx.flags.string("upstream-pin");
+  if (ca !== undefined && pin !== undefined) {
+    throw new UsageError(
+      "--upstream-ca and --upstream-pin are two ways to trust the origin: give one",
+    );
+  }
+  if (pin !== undefined) return { pin };
+  if (ca !== undefined) {
+    try {
+      return { caCerts: [await Deno.readTextFile(ca)] };
+    } catch (error) {
+      throw new UsageError(
+        `Cannot read --upstream-ca ${ca}: ${(error as Error).message}`,
+      );
+    }
+  }
+  return ctx.flags.boolean("upstream-tls") ? {} : undefined;
+}
+
 /** Connects to the origin for the edge. */
 function originConnector(
   ctx: RoleContext,
   upstream: { hostname: string; port: number },
+  tls: { caCerts?: string[]; pin?: string } | undefined,
 ): () => Promise<TlvClient> {
   return () =>
     connectTlv({
       ...upstream,
       service: "video",
       timeoutMs: ctx.flags.number("upstream-timeout") ?? 10_000,
+      ...(tls ? { tls } : {}),
       ...(ctx.tracer ? { tracer: ctx.tracer } : {}),
     });
 }
@@ -228,6 +254,24 @@ export const localServerRole: Role = {
       value: "PORT",
     },
     {
+      name: "upstream-tls",
+      type: "boolean",
+      doc: "reach the global server over TLS (system CAs)",
+    },
+    {
+      name: "upstream-ca",
+      type: "string",
+      doc: "reach the global server over TLS, trusting this PEM CA",
+      value: "FILE",
+    },
+    {
+      name: "upstream-pin",
+      type: "string",
+      doc: "reach the global server over TLS, trusting the certificate with " +
+        "this SHA-256 (its --tls-self-signed fingerprint)",
+      value: "SHA256",
+    },
+    {
       name: "upstream-timeout",
       type: "duration",
       doc: "bound on reaching the origin",
@@ -266,7 +310,7 @@ export const localServerRole: Role = {
       "--cache-dir",
       true,
     );
-    const origin = originConnector(ctx, upstream);
+    const origin = originConnector(ctx, upstream, await upstreamTls(ctx));
     const cache = await VideoCache.open({
       dir,
       maxBytes: ctx.flags.number("cache-max-bytes") ?? 1024 ** 3,

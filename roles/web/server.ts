@@ -117,6 +117,7 @@ export const webServerRole: Role = {
   summary:
     "HW2: evaluate an expression file into Result.html and serve files over HTTP/1.1",
   kind: "server",
+  tlv: false,
   files: "read-write",
   flags: [
     {
