@@ -69,13 +69,26 @@ const CASES = [
     input: "over tls\n/quit\n",
     ok: /\[lobby\] tlsuser: over tls/,
   },
+  {
+    server: "file-server",
+    serverArgs: ["--root", join(ROOT, ".tmp", "e2e-tls-files")],
+    client: "file-client",
+    args: ["list"],
+    ok: /^/,
+  },
 ] as const satisfies readonly {
   server: string;
+  serverArgs?: readonly string[];
   client: string;
   args: readonly string[];
   input?: string;
   ok: RegExp;
 }[];
+
+/** The server arguments a case needs besides TLS. */
+function serverArgs(c: (typeof CASES)[number]): readonly string[] {
+  return "serverArgs" in c ? c.serverArgs : [];
+}
 
 /** Options of one client run: its stdin text when the case has one. */
 function runOptions(c: (typeof CASES)[number], cwd: string) {
@@ -89,7 +102,7 @@ function runOptions(c: (typeof CASES)[number], cwd: string) {
 for (const c of CASES) {
   Deno.test(`${c.server} --tls-self-signed: ${c.client} --pin connects, a wrong pin and a plaintext client are refused clearly`, async () => {
     await using tmp = await tempDir({ dir: join(ROOT, ".tmp") });
-    const server = await start(c.server, SELF_SIGNED);
+    const server = await start(c.server, [...SELF_SIGNED, ...serverArgs(c)]);
     await using _server = server.proc;
     assert.ok(server.fingerprint, server.proc.stderr.join("\n"));
     const port = ["--port", String(server.port)];
@@ -134,7 +147,7 @@ for (const c of CASES) {
 
   Deno.test(`${c.server} with the test CA's certificate: ${c.client} --tls --ca connects; --tls against plaintext is told so`, async () => {
     await using tmp = await tempDir({ dir: join(ROOT, ".tmp") });
-    const server = await start(c.server, TEST_CA);
+    const server = await start(c.server, [...TEST_CA, ...serverArgs(c)]);
     await using _server = server.proc;
     const port = ["--port", String(server.port)];
     const ok = await runRole(
@@ -145,7 +158,7 @@ for (const c of CASES) {
     assert.equal(ok.code, 0, ok.stderr);
     assert.match(ok.stdout + ok.stderr, c.ok);
 
-    const plainServer = await start(c.server, []);
+    const plainServer = await start(c.server, serverArgs(c));
     await using _plain = plainServer.proc;
     const mismatch = await runRole(
       c.client,
