@@ -615,8 +615,10 @@ async function getVideo(
   let endSize: number | undefined;
   const cpuBefore = threadCpuSeconds();
   const started = performance.now();
+  // Counted and hashed before the next frame: lent, as a download does.
   const frames = client.stream("video_get", { name, offset: 0 }, {
     highWaterMark: 64,
+    borrow: true,
   });
   for await (const frame of frames) {
     if (frame.type === "bulk_data") {

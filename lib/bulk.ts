@@ -877,7 +877,8 @@ function checkHeader(
     id: fields.id,
     ...(fields.name !== undefined ? { name: fields.name } : {}),
     size: fields.size,
-    digest: fields.digest,
+    // A copy: a lent frame's bytes are reused once the next one is read.
+    digest: fields.digest.slice(),
     offset,
     ...(source !== undefined ? { source } : {}),
   };

@@ -5,7 +5,11 @@
  * @module
  */
 
-import { DEFAULT_LIMITS, TlvDecodeError } from "../protocol/tlv/frame.ts";
+import {
+  DEFAULT_LIMITS,
+  peekId,
+  TlvDecodeError,
+} from "../protocol/tlv/frame.ts";
 import { decodeMessage } from "../protocol/tlv/message.ts";
 import { RemoteError } from "../protocol/tlv/protocol_error.ts";
 import {
@@ -70,6 +74,16 @@ export interface StreamOptions {
    * Default 16 (1 MiB of `bulk_data`).
    */
   highWaterMark?: number;
+  /**
+   * Lend the frames instead of giving them: the `bytes` fields (a
+   * `bulk_data`'s `data`) are views of the buffer the client reads the
+   * socket into, valid only until the consumer asks for the next frame.
+   * The client then reads again only once the consumer has taken every
+   * frame and asked for more, so nothing is copied or allocated per frame.
+   * For a consumer that writes each chunk out before the next (a download
+   * to a file or a hash). Default false.
+   */
+  borrow?: boolean;
 }
 
 /** What a {@linkcode MessageStream} tells its client. */
@@ -94,6 +108,8 @@ export class MessageStream
   readonly id: number;
   /** Frames held before the client stops reading the socket. */
   readonly highWaterMark: number;
+  /** Whether frames are lent (see {@linkcode StreamOptions.borrow}). */
+  readonly borrow: boolean;
   #hooks: StreamHooks;
   #queue: Message[] = [];
   #ended = false;
@@ -101,15 +117,31 @@ export class MessageStream
   #arrived: PromiseWithResolvers<void> | undefined;
 
   /** Use {@linkcode TlvClient.stream}. */
-  constructor(id: number, highWaterMark: number, hooks: StreamHooks) {
+  constructor(
+    id: number,
+    highWaterMark: number,
+    hooks: StreamHooks,
+    borrow = false,
+  ) {
     this.id = id;
     this.highWaterMark = highWaterMark;
+    this.borrow = borrow;
     this.#hooks = hooks;
   }
 
   /** Frames received and not yet taken by the consumer. */
   get buffered(): number {
     return this.#queue.length;
+  }
+
+  /**
+   * Whether the consumer is done with every frame it was given: all taken
+   * and waiting for the next one, or the stream is over. A lent frame's
+   * bytes may be overwritten only then.
+   */
+  get idle(): boolean {
+    return this.#ended ||
+      (this.#queue.length === 0 && this.#arrived !== undefined);
   }
 
   /** @internal Called by the client: a frame for this id. */
@@ -147,6 +179,8 @@ export class MessageStream
       }
       if (this.#ended) return { value: undefined, done: true };
       this.#arrived ??= Promise.withResolvers<void>();
+      // Done with what it had: a borrowing stream's reader may go on.
+      if (this.borrow) this.#hooks.taken();
       await this.#arrived.promise;
     }
   }
@@ -282,7 +316,7 @@ export class TlvClient implements AsyncDisposable {
         if (this.#streams.delete(id)) this.#abandoned.add(id);
         this.#maybeResume();
       },
-    });
+    }, options.borrow === true);
     if (this.#failure) {
       stream._end(this.#failure);
       return stream;
@@ -305,11 +339,21 @@ export class TlvClient implements AsyncDisposable {
     return id;
   }
 
-  /** Whether some stream's consumer is a high-water mark behind. */
+  /**
+   * Whether some stream's consumer is a high-water mark behind, or still
+   * holds frames lent from the read buffer.
+   */
   #congested(): boolean {
     for (const s of this.#streams.values()) {
       if (s.buffered >= s.highWaterMark) return true;
+      if (s.borrow && !s.idle) return true;
     }
+    return false;
+  }
+
+  /** Whether a stream borrows frames: the read buffer is then reused. */
+  #lending(): boolean {
+    for (const s of this.#streams.values()) if (s.borrow) return true;
     return false;
   }
 
@@ -345,7 +389,8 @@ export class TlvClient implements AsyncDisposable {
   async #readLoop(): Promise<void> {
     try {
       for (;;) {
-        const frames = await this.fc.readFrames();
+        const lend = this.#lending();
+        const frames = await this.fc.readFrames({ lend });
         if (frames === null) {
           this.#fail(
             new ConnectionError(`${this.fc.peer} closed the connection`),
@@ -353,7 +398,12 @@ export class TlvClient implements AsyncDisposable {
           return;
         }
         for (const frame of frames) {
-          this.#deliver(decodeMessage(frame, DEFAULT_LIMITS));
+          // A borrowing stream's frames are decoded as views, not copies.
+          const borrowed = lend && !frame.owned &&
+            this.#streams.get(peekId(frame.body) ?? 0)?.borrow === true;
+          this.#deliver(
+            decodeMessage(borrowed ? { ...frame, owned: true } : frame),
+          );
         }
         while (this.#congested() && !this.#failure) {
           // Waiting on our consumer, not on the server: no timeout.

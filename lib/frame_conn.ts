@@ -178,8 +178,14 @@ export class FrameConnection {
   /**
    * Reads the next chunk and returns the whole frames it completes, or
    * `null` at end of stream. Bodies are valid until the next call.
+   *
+   * @param options `lend: true` when the caller is done with every frame
+   * before it reads again: the read buffer, grown for a download, is then
+   * reused instead of handed to the frames (no allocation per read).
    */
-  async readFrames(): Promise<Frame[] | null> {
+  async readFrames(
+    options: { lend?: boolean } = {},
+  ): Promise<Frame[] | null> {
     // Good frames that preceded a bad one were returned last time; now fail.
     if (this.reader.failure) throw this.reader.failure;
     const buffer = this.#readBuffer;
@@ -188,8 +194,9 @@ export class FrameConnection {
     // A grown buffer is given to the frames it holds and replaced: their
     // data is then kept without a copy (a download's bulk_data).
     const grown = buffer.length > this.#minReadBuffer;
-    const frames = this.pushFrames(buffer.subarray(0, n), grown);
-    if (grown) {
+    const handOver = grown && options.lend !== true;
+    const frames = this.pushFrames(buffer.subarray(0, n), handOver);
+    if (handOver) {
       // Back to the small reused buffer once reads are small again.
       this.#readBuffer = new Uint8Array(
         n * 4 < buffer.length ? this.#minReadBuffer : buffer.length,

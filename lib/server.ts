@@ -9,6 +9,7 @@
 import {
   DEFAULT_LIMITS,
   type Frame,
+  peekId,
   TlvDecodeError,
   type TlvLimits,
 } from "../protocol/tlv/frame.ts";
@@ -664,20 +665,6 @@ class Connection implements Session {
     this.#abort.abort();
     this.fc.close();
   }
-}
-
-/** Reads the `id` field of a frame body without trusting the rest. */
-function peekId(body: Uint8Array): number | undefined {
-  const view = new DataView(body.buffer, body.byteOffset, body.byteLength);
-  let at = 0;
-  while (body.length - at >= 6) {
-    const tag = view.getUint16(at);
-    const length = view.getUint32(at + 2);
-    if (length > body.length - at - 6) return undefined;
-    if (tag === 0x0001 && length === 4) return view.getUint32(at + 6);
-    at += 6 + length;
-  }
-  return undefined;
 }
 
 /** The ready line a server prints once it accepts connections. */

@@ -681,6 +681,63 @@ Deno.test("a slow receiver bounds both the server's queue and the client's buffe
 
 // ---------------------------------------------------------------- streams
 
+Deno.test("a borrowing stream lends each frame until the next is asked for, and the bytes add up", async () => {
+  await using fx = await fixture(6 * MiB + 777);
+  await using server = new TlvServer({
+    services: [videoService(fx.root)],
+    log: quietLog().log,
+  });
+  await using client = await connectTlv({
+    port: server.addr.port,
+    service: "video",
+  });
+  const frames = client.stream("video_get", { name: "clip.bin" }, {
+    borrow: true,
+  });
+  let at = 0;
+  let lent = 0;
+  for await (const frame of frames) {
+    if (frame.type !== "bulk_data") continue;
+    const { data, offset } = frame.fields;
+    const copy = data.slice();
+    // While the consumer holds the frame (a slow disk), the client must not
+    // read into the buffer under it.
+    await new Promise((resolve) => setTimeout(resolve, 1));
+    assert.deepEqual(data, copy, `the bytes at ${offset} changed while lent`);
+    assert.deepEqual(
+      copy,
+      fx.bytes.subarray(offset, offset + copy.length),
+      `bytes at ${offset}`,
+    );
+    assert.ok(frames.buffered <= 8, `${frames.buffered} frames read ahead`);
+    if (data.buffer.byteLength > data.length) lent++;
+    at += data.length;
+  }
+  assert.equal(at, fx.bytes.length);
+  assert.ok(lent > 0, "frames were views of a shared read buffer");
+  // The connection goes on for other requests afterwards.
+  const list = await client.request("video_list", {});
+  assert.equal(list.type, "video_list_reply");
+});
+
+Deno.test("downloadToFile() through a borrowing stream verifies the digest", async () => {
+  await using fx = await fixture(3 * MiB + 5);
+  await using server = new TlvServer({
+    services: [videoService(fx.root)],
+    log: quietLog().log,
+  });
+  await using client = await connectTlv({
+    port: server.addr.port,
+    service: "video",
+  });
+  const result = await downloadToFile(
+    client.stream("video_get", { name: "clip.bin" }, { borrow: true }),
+    fx.target,
+  );
+  assert.equal(result.size, fx.bytes.length);
+  assert.deepEqual(await Deno.readFile(fx.target), fx.bytes);
+});
+
 Deno.test("stream() yields one id's frames while request() answers another", async () => {
   const bytes = randomBytes(300_000);
   const digest = await sha256(bytes);

@@ -215,3 +215,29 @@ export function writeHeader(
 export function hex4(n: number): string {
   return n.toString(16).padStart(4, "0");
 }
+
+/**
+ * The `id` field of a frame body, read without decoding or trusting the
+ * rest (to answer a malformed request with its id, or to route a frame
+ * before decoding it); `undefined` when there is none.
+ *
+ * @example
+ * ```ts
+ * const { frame } = decodeFrame(encodeMessage("ping", { id: 7 }), 0)!;
+ * peekId(frame.body); // 7
+ * ```
+ */
+export function peekId(body: Uint8Array): number | undefined {
+  const view = new DataView(body.buffer, body.byteOffset, body.byteLength);
+  let at = 0;
+  while (body.length - at >= HEADER_LENGTH) {
+    const tag = view.getUint16(at);
+    const length = view.getUint32(at + 2);
+    if (length > body.length - at - HEADER_LENGTH) return undefined;
+    if (tag === 0x0001 && length === 4) {
+      return view.getUint32(at + HEADER_LENGTH);
+    }
+    at += HEADER_LENGTH + length;
+  }
+  return undefined;
+}

@@ -90,8 +90,10 @@ export async function downloadNamed(
   const offset = typeof path === "string" ? await partLength(path) : 0;
   const started = performance.now();
   let progress: Progress | undefined;
+  // Each chunk is written before the next is asked for: lent, not copied.
   await using frames = client.stream(request, { name, offset }, {
     highWaterMark: 64,
+    borrow: true,
   });
   let target: string;
   let source: AsyncIterable<Message> = frames;
