@@ -402,7 +402,10 @@ export class TlvClient implements AsyncDisposable {
           const borrowed = lend && !frame.owned &&
             this.#streams.get(peekId(frame.body) ?? 0)?.borrow === true;
           this.#deliver(
-            decodeMessage(borrowed ? { ...frame, owned: true } : frame),
+            decodeMessage(
+              borrowed ? { ...frame, owned: true } : frame,
+              DEFAULT_LIMITS,
+            ),
           );
         }
         while (this.#congested() && !this.#failure) {
