@@ -30,8 +30,9 @@
  * @module
  */
 
+import { median, threadCpuSeconds, within } from "./_util.ts";
+import { writeAll } from "../lib/file_io.ts";
 import { Buffer } from "node:buffer";
-import process from "node:process";
 import { concat } from "../lib/frame_conn.ts";
 import { type Frame } from "../protocol/tlv/frame.ts";
 import { FrameReader } from "../protocol/tlv/frame_reader.ts";
@@ -68,7 +69,7 @@ export const DNS_LOST_AFTER_MS = 1000;
  * workload sends the same bytes as its payload, so both services see
  * requests of the same sizes.
  */
-const EXPRESSIONS: readonly (readonly [string, number])[] = [
+export const EXPRESSIONS: readonly (readonly [string, number])[] = [
   ["1+2", 3],
   ["2*(3+4)", 14],
   ["10/4", 2.5],
@@ -884,22 +885,6 @@ function unexpected(frame: Frame, what: string): Error {
   return new Error(`Cannot benchmark (${what}): server answered ${detail}`);
 }
 
-async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
-  let at = 0;
-  while (at < bytes.length) at += await conn.write(bytes.subarray(at));
-}
-
-function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const expired = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new Error(`Cannot benchmark: ${what} took over ${ms} ms`)),
-      ms,
-    );
-  });
-  return Promise.race([promise, expired]).finally(() => clearTimeout(timer));
-}
-
 /**
  * Runs one measurement on the current thread.
  *
@@ -1026,30 +1011,8 @@ export async function runLoad(job: LoadJob): Promise<LoadResult> {
   }
 }
 
-/** CPU seconds used so far by the calling thread. */
-function threadCpuSeconds(): number {
-  const { user, system } = process.threadCpuUsage();
-  return (user + system) / 1e6;
-}
-
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/**
- * The middle value (the mean of the two middle ones for an even count).
- *
- * @example
- * ```ts
- * median([3, 1, 2]); // 2
- * ```
- */
-export function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 === 1
-    ? sorted[mid]!
-    : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
 type Reply = { ok: true; result: LoadResult } | { ok: false; error: string };

@@ -29,7 +29,7 @@
  * @module
  */
 
-import process from "node:process";
+import { threadCpuSeconds } from "./_util.ts";
 import { fileURLToPath } from "node:url";
 import { Logger, printLine } from "../lib/log.ts";
 import { TlvServer } from "../lib/server.ts";
@@ -265,12 +265,6 @@ function summary(rows: readonly CalcBenchRow[]): string {
 
 function rate(r: LoadResult): string {
   return Math.round(r.perSecond).toLocaleString("en-US");
-}
-
-/** CPU seconds used so far by the calling thread (`/proc` needs -A). */
-function threadCpuSeconds(): number {
-  const { user, system } = process.threadCpuUsage();
-  return (user + system) / 1e6;
 }
 
 /** A running `python_echo_server.py`. */

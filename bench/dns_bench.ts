@@ -38,6 +38,7 @@
  * @module
  */
 
+import { median } from "./_util.ts";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { queryDns } from "../lib/dns_client.ts";
@@ -53,7 +54,6 @@ import {
   type DnsWorkload,
   type LoadResult,
   LoadWorker,
-  median,
 } from "./_load.ts";
 import { fmt, formatRow, printHeader } from "./_table.ts";
 

@@ -27,9 +27,18 @@
  * @module
  */
 
+import {
+  delay,
+  hex,
+  median,
+  processCpuSeconds,
+  randomBytes,
+  threadCpuSeconds,
+  within,
+} from "./_util.ts";
+import { writeAll } from "../lib/file_io.ts";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
-import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { connectTlv } from "../lib/client.ts";
 import { ConfinedRoot } from "../lib/confined_fs.ts";
@@ -51,7 +60,7 @@ import {
 import { VideoCache } from "../roles/video/cache.ts";
 import { Edge } from "../roles/video/edge.ts";
 import { originService } from "../roles/video/origin.ts";
-import { DEFAULT_SLICES, median, RING, VERIFY_EVERY } from "./_load.ts";
+import { DEFAULT_SLICES, EXPRESSIONS, RING, VERIFY_EVERY } from "./_load.ts";
 import { fmt, formatRow, printHeader } from "./_table.ts";
 
 /** The loaded/idle calc rate ratio that passes. */
@@ -594,29 +603,6 @@ class BenchWorker implements Disposable {
   }
 }
 
-/**
- * Expressions with values worked out by hand, so a reply is checked
- * against something the server did not compute.
- */
-const EXPRESSIONS: readonly (readonly [string, number])[] = [
-  ["1+2", 3],
-  ["2*(3+4)", 14],
-  ["10/4", 2.5],
-  ["(1+2)*(3+4)-5", 16],
-  ["2^10", 1024],
-  ["100-99*2", -98],
-  ["((1+2)+3)+4", 10],
-  ["7/2+0.5", 4],
-  ["3.5*2", 7],
-  ["1+2+3+4+5+6+7+8", 36],
-  ["(8-3)*(2+2)/5", 4],
-  ["-(4+5)", -9],
-  ["42", 42],
-  ["9*9*9", 729],
-  ["1000/8/5", 25],
-  ["(2+3)*(4+5)*(6+7)", 585],
-];
-
 const CALC_RESULT = MESSAGES.calc_result.code;
 const HELLO_OK = MESSAGES.hello_ok.code;
 const LOGIN_OK = MESSAGES.login_ok.code;
@@ -1028,57 +1014,12 @@ function unexpected(frame: Frame, what: string): Error {
   return new Error(`Cannot benchmark (${what}): the hub answered ${detail}`);
 }
 
-async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
-  let at = 0;
-  while (at < bytes.length) at += await conn.write(bytes.subarray(at));
-}
-
-function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const expired = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new Error(`Cannot benchmark: ${what} took over ${ms} ms`)),
-      ms,
-    );
-  });
-  return Promise.race([promise, expired]).finally(() => clearTimeout(timer));
-}
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/** CPU seconds used so far by the calling thread. */
-function threadCpuSeconds(): number {
-  const { user, system } = process.threadCpuUsage();
-  return (user + system) / 1e6;
-}
-
-/** CPU seconds used so far by the whole process (every thread). */
-function processCpuSeconds(): number {
-  const { user, system } = process.cpuUsage();
-  return (user + system) / 1e6;
-}
-
 function count(n: number): string {
   return Math.round(n).toLocaleString("en-US");
 }
 
 function pct(share: number): string {
   return `${(share * 100).toFixed(0)}%`;
-}
-
-function hex(bytes: Uint8Array): string {
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
-}
-
-function randomBytes(length: number): Uint8Array<ArrayBuffer> {
-  const bytes = new Uint8Array(length);
-  // getRandomValues fills at most 64 KiB per call.
-  for (let at = 0; at < length; at += 65536) {
-    crypto.getRandomValues(bytes.subarray(at, Math.min(at + 65536, length)));
-  }
-  return bytes;
 }
 
 // ------------------------------------------------------------ entry points

@@ -21,9 +21,16 @@
  * @module
  */
 
+import {
+  delay,
+  hex,
+  median,
+  processCpuSeconds,
+  randomBytes,
+  threadCpuSeconds,
+} from "./_util.ts";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
-import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { DigestCache } from "../lib/bulk.ts";
 import { connectTlv } from "../lib/client.ts";
@@ -723,30 +730,6 @@ async function watchLive(
 
 // ------------------------------------------------------------ helpers
 
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/** CPU seconds used so far by the calling thread. */
-function threadCpuSeconds(): number {
-  const { user, system } = process.threadCpuUsage();
-  return (user + system) / 1e6;
-}
-
-/** CPU seconds used so far by the whole process. */
-function processCpuSeconds(): number {
-  const { user, system } = process.cpuUsage();
-  return (user + system) / 1e6;
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 === 1
-    ? sorted[mid]!
-    : (sorted[mid - 1]! + sorted[mid]!) / 2;
-}
-
 function mbps(n: number): string {
   return Math.round(n).toLocaleString("en-US");
 }
@@ -761,19 +744,6 @@ function pct(share: number): string {
 
 function mib(bytes: number): string {
   return (bytes / MiB).toFixed(1);
-}
-
-function hex(bytes: Uint8Array): string {
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
-}
-
-function randomBytes(length: number): Uint8Array<ArrayBuffer> {
-  const bytes = new Uint8Array(length);
-  // getRandomValues fills at most 64 KiB per call.
-  for (let at = 0; at < length; at += 65536) {
-    crypto.getRandomValues(bytes.subarray(at, Math.min(at + 65536, length)));
-  }
-  return bytes;
 }
 
 // ------------------------------------------------------------ entry points

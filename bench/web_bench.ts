@@ -38,6 +38,7 @@
  * @module
  */
 
+import { median, randomBytes } from "./_util.ts";
 import { join } from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
@@ -53,7 +54,6 @@ import {
   type HttpLoadJob,
   type LoadResult,
   LoadWorker,
-  median,
 } from "./_load.ts";
 import { fmt, formatRow, printHeader } from "./_table.ts";
 
@@ -368,15 +368,6 @@ function summary(rows: readonly WebBenchRow[]): string {
     `(target ≥ ${LARGE_TARGET.toFixed(2)}): ${passed}/${rows.length} PASS; ` +
     `${replies} responses, every status and length checked, ` +
     `${verified} bodies compared byte for byte, all correct`;
-}
-
-function randomBytes(length: number): Uint8Array {
-  const bytes = new Uint8Array(length);
-  // getRandomValues fills at most 64 KiB per call.
-  for (let at = 0; at < length; at += 65536) {
-    crypto.getRandomValues(bytes.subarray(at, Math.min(at + 65536, length)));
-  }
-  return bytes;
 }
 
 /**
