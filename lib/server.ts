@@ -19,6 +19,8 @@ import {
   type Message,
   type MessageFields,
   type MessageName,
+  MESSAGES,
+  type MessageSpec,
   PROTOCOL_VERSION,
   type ServiceName,
 } from "../protocol/tlv/registry.ts";
@@ -34,13 +36,6 @@ import {
   type ListenOptions,
   listenStream,
 } from "./stream_listener.ts";
-
-/** Requests answered by a bulk transfer or a stream. */
-const BULK_REQUESTS: ReadonlySet<string> = new Set([
-  "video_get",
-  "image_get",
-  "live_subscribe",
-]);
 
 /** What a service handler can do with the connection it serves. */
 export interface Session {
@@ -527,7 +522,8 @@ class Connection implements Session {
       return;
     }
     // Downloads and streams are not requests others should make room for.
-    if (!BULK_REQUESTS.has(message.type)) fairShare.request();
+    const spec: MessageSpec = MESSAGES[message.type];
+    if (!spec.streamed) fairShare.request();
     let result: void | Promise<void>;
     try {
       result = this.#handler.handle(message, this);

@@ -64,6 +64,12 @@ export interface MessageSpec {
   readonly doc: string;
   /** Which fields it carries. */
   readonly fields: FieldsSpec;
+  /**
+   * A request answered by a stream of frames (a bulk transfer or a live
+   * channel) rather than one reply: a server does not make other work
+   * wait for it as it does for short requests.
+   */
+  readonly streamed?: boolean;
 }
 
 /** Size in bytes of each fixed-size kind; variable kinds are absent. */
@@ -357,6 +363,7 @@ export const MESSAGES = {
   },
   video_get: {
     code: 0x0400,
+    streamed: true,
     service: "video",
     doc: "Asks for a video from `offset` (default 0); answered by a bulk " +
       "transfer (bulk_header, bulk_data…, bulk_end) with the same id.",
@@ -376,6 +383,7 @@ export const MESSAGES = {
   },
   live_subscribe: {
     code: 0x0410,
+    streamed: true,
     service: "video",
     doc: "Starts watching a live channel; answered by live_start, then " +
       "live_data frames until live_end or the connection closes.",
@@ -453,6 +461,7 @@ export const MESSAGES = {
   },
   image_get: {
     code: 0x0600,
+    streamed: true,
     service: "image",
     doc: "Asks for an image from `offset` (default 0); answered by a bulk " +
       "transfer with the same id.",
@@ -486,6 +495,7 @@ export const MESSAGES = {
   },
   file_get: {
     code: 0x0702,
+    streamed: true,
     service: "file",
     doc: "Asks for a file from `offset` (default 0); answered by a bulk " +
       "transfer with the same id.",
